@@ -24,6 +24,10 @@ from kommunaltypen.errors import KommunaltypenError
 
 COMMAND_MODULES: list[str] = [
     # one line per command module, each with a register(app) function
+    "kommunaltypen.cli.validate_cmd",
+    "kommunaltypen.cli.codebook_cmd",
+    "kommunaltypen.cli.analyze_cmd",
+    "kommunaltypen.cli.report_cmd",
 ]
 
 err_console = Console(stderr=True)

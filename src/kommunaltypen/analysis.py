@@ -1,0 +1,358 @@
+"""The analysis pipeline: validate → typology → tables → output directory.
+
+:func:`run_analysis` is what ``kommunaltypen analyze`` runs; it is usable from Python and
+returns an :class:`AnalysisResult` with every intermediate object (canonical data, validation
+report, fitted typology, stability, k choice, computed tables). The output directory follows
+``docs/architecture.md`` ("Analysis output directory") and ``docs/analyze.md``.
+
+Reproducibility: every random step is seeded from ``seed``; nothing written depends on the
+wall clock except the ``created_at`` field of ``manifest.json``, which is excluded from the
+output hashes listed in the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import platform
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from kommunaltypen import __version__
+from kommunaltypen.codebook import Codebook, default_codebook
+from kommunaltypen.errors import InputFileError, KommunaltypenError
+from kommunaltypen.i18n import get_lang, t
+from kommunaltypen.tables import TableResult, TableSpec, compute_tables, load_tables, tables_frame
+from kommunaltypen.typology import KChoice, StabilityResult, Typology, choose_k, type_label
+from kommunaltypen.validate import ValidationReport, validate_file
+
+#: progress callback ``(stage, fraction done)``, as used by ``kommunaltypen.io``/``validate``
+Progress = Callable[[str, float], None]
+
+STAGES = ("read", "validate", "typology", "bootstrap", "k_choice", "tables", "write")
+PACKAGES = ("polars", "numpy", "scipy", "scikit-learn", "pydantic", "pyyaml")
+
+
+def bundled_data_path() -> Path:
+    """The bundled reconstruction of the study's data (412 municipalities)."""
+    return Path(str(resources.files("kommunaltypen") / "data" / "example" / "beispieldaten.csv"))
+
+
+@dataclass
+class AnalysisResult:
+    """Everything one analysis produced (also what the report renders)."""
+
+    source: str
+    data: pl.DataFrame
+    validation: ValidationReport
+    model: Typology
+    types: list[str | None]
+    assignments: pl.DataFrame
+    centers: pl.DataFrame
+    tables: list[TableResult]
+    stability: StabilityResult | None
+    k_choice: KChoice | None
+    manifest: dict[str, Any]
+    publication: bool = False
+    min_n: int = 5
+    out_dir: Path | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def type_counts(self) -> dict[str, int]:
+        counts = {tid: 0 for tid in self.model.type_ids_}
+        for tid in self.types:
+            if tid is not None:
+                counts[tid] += 1
+        return counts
+
+    @property
+    def n_typed(self) -> int:
+        return sum(1 for tid in self.types if tid is not None)
+
+    def table(self, number: int) -> TableResult:
+        for tb in self.tables:
+            if tb.number == number:
+                return tb
+        raise KeyError(number)
+
+    def tables_frame(self) -> pl.DataFrame:
+        """All computed tables in long format (suppressed as configured)."""
+        return tables_frame(self.tables, publication=self.publication, min_n=self.min_n)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    versions = {"kommunaltypen": __version__, "python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _step(progress: Progress | None, stage: str, fraction: float) -> None:
+    if progress is not None:
+        progress(stage, fraction)
+
+
+def _centers(model: Typology, lang: str) -> pl.DataFrame:
+    """One row per type: id, label, size, then the centre on each goal (0..3 points)."""
+    features = model.centers_frame()["option_id"].to_list()
+    rows: dict[str, Any] = {
+        "type": list(model.type_ids_),
+        "label": [type_label(tid, lang) for tid in model.type_ids_],
+        "n": [round(float(s)) for s in model.cluster_sizes_],
+    }
+    for j, feature in enumerate(features):
+        rows[feature] = model.cluster_centers_[:, j].tolist()
+    return pl.DataFrame(rows)
+
+
+def _assignments(model: Typology, data: pl.DataFrame, lang: str) -> pl.DataFrame:
+    full = model.assignments(data, lang=lang)
+    id_col = default_codebook().id_column
+    probs = [f"p_{tid}" for tid in model.type_ids_]
+    keep = [c for c in (id_col, "type", *probs, "mischform", "reason") if c in full.columns]
+    return full.select(keep)
+
+
+def _resolve_tables(
+    tables: str | Path | Sequence[TableSpec] | None, codebook: Codebook
+) -> tuple[list[TableSpec], str]:
+    if tables is None:
+        return load_tables(None, codebook), "study"
+    if isinstance(tables, str | Path):
+        return load_tables(tables, codebook), str(tables)
+    return list(tables), "<python>"
+
+
+def _render_report(out_dir: Path, result: AnalysisResult, lang: str, publication: bool) -> bool:
+    """Call ``kommunaltypen.report.render_report`` if the report package provides it."""
+    if importlib.util.find_spec("kommunaltypen.report") is None:
+        return False
+    module = importlib.import_module("kommunaltypen.report")
+    render = getattr(module, "render_report", None)
+    if not callable(render):
+        return False
+    render(out_dir, result, lang=lang, publication=publication)
+    return True
+
+
+def run_analysis(
+    path: str | Path | None = None,
+    mapping: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    tables: str | Path | Sequence[TableSpec] | None = None,
+    publication: bool = False,
+    min_n: int = 5,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    lang: str | None = None,
+    progress: Progress | None = None,
+    *,
+    report: bool = False,
+    k_choice: bool = True,
+    codebook: Codebook | None = None,
+) -> AnalysisResult:
+    """Validate ``path`` (default: the bundled data), fit the typology, compute the tables
+    (default: the study's Tables 1–16, or a declaration file) and, with ``out_dir``, write the
+    output directory. ``report=True`` also renders the report when the report package is
+    installed. ``k_choice=False`` skips the k-choice diagnostics (gap statistic)."""
+    lang = lang or get_lang()
+    if min_n < 1:
+        raise KommunaltypenError(t("tables.bad_min_n", value=min_n))
+    if n_bootstrap < 0:
+        raise KommunaltypenError(t("tables.bad_bootstrap", value=n_bootstrap))
+    cb = codebook or default_codebook()
+    source = Path(path) if path is not None else bundled_data_path()
+    if not source.is_file():
+        raise InputFileError(t("tables.input_missing", file=str(source)))
+    specs, tables_source = _resolve_tables(tables, cb)
+
+    data, validation = validate_file(source, mapping=mapping, codebook=cb, progress=progress)
+    _step(progress, "validate", 1.0)
+    if data.height == 0:
+        raise KommunaltypenError(
+            t("tables.no_valid_rows", file=str(source), rows=validation.rows_in)
+        )
+
+    _step(progress, "typology", 0.0)
+    model = Typology(random_state=seed, n_bootstrap=n_bootstrap).fit(data)
+    labels = np.asarray(model.labels_)
+    types = [model.type_ids_[i] if i >= 0 else None for i in labels]
+    _step(progress, "typology", 1.0)
+
+    stability = None
+    if n_bootstrap > 0:
+        _step(progress, "bootstrap", 0.0)
+        stability = model.stability(n_bootstrap=n_bootstrap, random_state=seed)
+        _step(progress, "bootstrap", 1.0)
+    kc = None
+    if k_choice:
+        _step(progress, "k_choice", 0.0)
+        kc = choose_k(data, random_state=seed)
+        _step(progress, "k_choice", 1.0)
+
+    _step(progress, "tables", 0.0)
+    labels_map = {tid: (type_label(tid, "de"), type_label(tid, "en")) for tid in model.type_ids_}
+    results = compute_tables(
+        data,
+        types,
+        specs,
+        codebook=cb,
+        seed=seed,
+        progress=progress,
+        type_ids=list(model.type_ids_),
+        type_labels=labels_map,
+    )
+
+    manifest: dict[str, Any] = {
+        "input": {
+            "file": source.name,
+            "sha256": _sha256(source),
+            "bundled": path is None,
+            "mapping": None if mapping is None else Path(mapping).name,
+            "mapping_sha256": None if mapping is None else _sha256(Path(mapping)),
+        },
+        "parameters": {
+            "tables": tables_source,
+            "publication": publication,
+            "min_n": min_n,
+            "n_bootstrap": n_bootstrap,
+            "seed": seed,
+            "k_choice": k_choice,
+            "lang": lang,
+            "typology": {
+                k: (str(v) if isinstance(v, Path) else v) for k, v in model.get_params().items()
+            },
+        },
+        "seed": seed,
+        "versions": _versions(),
+        "rows": {
+            "in": validation.rows_in,
+            "accepted": validation.rows_accepted,
+            "rejected": validation.rows_rejected,
+            "typed": sum(1 for x in types if x is not None),
+        },
+        "types": {tid: sum(1 for x in types if x == tid) for tid in model.type_ids_},
+        "tables": [tb.number for tb in results],
+    }
+    result = AnalysisResult(
+        source=str(source),
+        data=data,
+        validation=validation,
+        model=model,
+        types=types,
+        assignments=_assignments(model, data, lang),
+        centers=_centers(model, lang),
+        tables=results,
+        stability=stability,
+        k_choice=kc,
+        manifest=manifest,
+        publication=publication,
+        min_n=min_n,
+    )
+    if out_dir is not None:
+        _step(progress, "write", 0.0)
+        write_outputs(result, Path(out_dir))
+        _step(progress, "write", 1.0)
+        if report:
+            _render_report(Path(out_dir), result, lang, publication)
+    return result
+
+
+def _diagnostics(result: AnalysisResult) -> dict[str, Any]:
+    model = result.model
+    flags: list[str] = []
+    if result.stability is not None:
+        flags += [f"unstable:{tid}" for tid in result.stability.unstable]
+    if result.k_choice is not None and result.k_choice.recommended_k != model.n_clusters:
+        flags.append(f"k_choice:{result.k_choice.recommended_k}")
+    new_types = [
+        tid
+        for tid in model.type_ids_
+        if tid not in ("bedaechtige", "optimierer", "serviceorientierte", "community_manager")
+    ]
+    flags += [f"new_type:{tid}" for tid in new_types]
+    n_mischform = (
+        int(result.assignments["mischform"].sum())
+        if "mischform" in result.assignments.columns
+        else 0
+    )
+    return {
+        "k_choice": result.k_choice.to_dict() if result.k_choice is not None else None,
+        "stability": result.stability.to_dict() if result.stability is not None else None,
+        "reference_distance": {
+            tid: (None if np.isnan(d) else float(d))
+            for tid, d in zip(model.type_ids_, model.reference_distance_, strict=True)
+        },
+        "n_mischform": n_mischform,
+        "flags": flags,
+    }
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=_json_default)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def write_outputs(result: AnalysisResult, out_dir: Path) -> dict[str, Path]:
+    """Write the output directory (tables, assignments, centres, model, diagnostics,
+    rejected rows, manifest). Returns the written files by name."""
+    try:
+        (out_dir / "tables").mkdir(parents=True, exist_ok=True)
+        files: dict[str, Path] = {}
+        for tb in result.tables:
+            target = out_dir / "tables" / tb.spec.file_name
+            tb.to_frame(publication=result.publication, min_n=result.min_n).write_csv(target)
+            files[f"tables/{target.name}"] = target
+        simple = {
+            "assignments.csv": lambda p: result.assignments.write_csv(p),
+            "centers.csv": lambda p: result.centers.write_csv(p),
+            "model.json": lambda p: result.model.save(p),
+            "diagnostics.json": lambda p: _write_json(p, _diagnostics(result)),
+            "validation.json": lambda p: result.validation.write_json(p),
+            "rejected.csv": lambda p: result.validation.write_rejected_csv(p),
+        }
+        for name, writer in simple.items():
+            writer(out_dir / name)
+            files[name] = out_dir / name
+        manifest = dict(result.manifest)
+        manifest["outputs"] = {name: _sha256(p) for name, p in sorted(files.items())}
+        manifest["created_at"] = datetime.now(UTC).replace(microsecond=0).isoformat()
+        _write_json(out_dir / "manifest.json", manifest)
+        files["manifest.json"] = out_dir / "manifest.json"
+    except OSError as exc:
+        raise InputFileError(t("tables.out_unwritable", dir=str(out_dir), error=str(exc))) from exc
+    result.manifest = manifest
+    result.out_dir = out_dir
+    result.files = files
+    return files

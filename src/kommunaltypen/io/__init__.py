@@ -1,0 +1,110 @@
+"""Readers and writers of survey files.
+
+``READERS`` maps a format name to a reader ``reader(path, **options) -> (data, meta)``: ``data``
+is a polars frame of the file's columns as they are (strings for CSV/XLSX/LimeSurvey, numbers
+and strings for SPSS), ``meta`` a :class:`Meta` (source, format, encoding, delimiter, labels,
+value labels, user-missing declarations …), like pyreadstat's ``(df, meta)``.
+``detect_format(path)`` picks the reader by extension and content; ``read_data`` does both.
+``write_data(df, path, format=None, codebook=None)`` writes canonical data as csv, xlsx or sav.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from kommunaltypen.errors import InputFileError
+from kommunaltypen.i18n import t
+from kommunaltypen.io._common import Meta, Progress, check_file
+from kommunaltypen.io.csv_reader import detect_encoding, read_csv, sniff_delimiter
+from kommunaltypen.io.limesurvey_reader import looks_like_limesurvey, read_limesurvey
+from kommunaltypen.io.sav_reader import read_sav
+from kommunaltypen.io.writers import WRITERS, write_data
+from kommunaltypen.io.xlsx_reader import ROW_COLUMN, read_xlsx
+
+Reader = Callable[..., tuple[Any, Meta]]
+
+READERS: dict[str, Reader] = {
+    "csv": read_csv,
+    "xlsx": read_xlsx,
+    "sav": read_sav,
+    "limesurvey": read_limesurvey,
+}
+
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".sav": "sav",
+    ".zsav": "sav",
+}
+
+__all__ = [
+    "READERS",
+    "ROW_COLUMN",
+    "WRITERS",
+    "Meta",
+    "Progress",
+    "detect_format",
+    "read_data",
+    "write_data",
+]
+
+
+def detect_format(path: str | Path) -> str:
+    """The reader name for ``path``: by content signature first (SPSS, XLSX), then by
+    extension; CSV files whose header looks like a LimeSurvey export give ``limesurvey``."""
+    p = check_file(path)
+    with p.open("rb") as fh:
+        head = fh.read(4)
+    if head in (b"$FL2", b"$FL3"):
+        return "sav"
+    if head == b"PK\x03\x04":
+        if p.suffix.lower() in (".xlsx", ".xlsm", ""):
+            return "xlsx"
+        raise InputFileError(
+            t("validate.unknown_format", file=p, expected=", ".join(sorted(READERS)))
+        )
+    fmt = _EXTENSIONS.get(p.suffix.lower())
+    if fmt in ("sav", "xlsx"):
+        raise InputFileError(t("validate.wrong_content", file=p, format=fmt))
+    if fmt is None and p.suffix:
+        raise InputFileError(
+            t("validate.unknown_format", file=p, expected=", ".join(sorted(_EXTENSIONS)))
+        )
+    encoding = detect_encoding(p)
+    header = _header(p, encoding)
+    names = [n.strip().strip('"') for n in header.split(sniff_delimiter(header))]
+    return "limesurvey" if looks_like_limesurvey(names) else "csv"
+
+
+def _header(p: Path, encoding: str) -> str:
+    with p.open("r", encoding="utf-8-sig" if encoding == "utf-8" else encoding) as fh:
+        for line in fh:
+            if line.strip():
+                return line
+    raise InputFileError(t("validate.file_empty", file=p))
+
+
+def read_data(
+    path: str | Path,
+    format: str | None = None,
+    *,
+    lazy: bool = False,
+    progress: Progress | None = None,
+) -> tuple[pl.DataFrame | pl.LazyFrame, Meta]:
+    """Read ``path`` with the reader ``format`` (detected when None)."""
+    fmt = format or detect_format(path)
+    reader = READERS.get(fmt)
+    if reader is None:
+        raise InputFileError(
+            t("validate.unknown_reader", value=fmt, expected=", ".join(sorted(READERS)))
+        )
+    if fmt in ("csv", "limesurvey"):
+        return reader(path, lazy=lazy, progress=progress)
+    return reader(path, progress=progress)

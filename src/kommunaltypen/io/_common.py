@@ -1,0 +1,71 @@
+"""Shared pieces of the readers: the ``Meta`` record and file checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kommunaltypen.errors import InputFileError
+from kommunaltypen.i18n import t
+
+#: progress callback: ``progress(stage, fraction)`` with ``fraction`` in 0..1
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class Meta:
+    """What a reader learnt about a file (modelled on pyreadstat's metadata).
+
+    ``first_data_row`` is the row number the user sees for the first data record: 2 for CSV
+    and XLSX (the header is row 1), 1 for SPSS (case number).
+    """
+
+    source: str
+    format: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    decimal_comma: bool = False
+    first_data_row: int = 2
+    column_labels: dict[str, str] = field(default_factory=dict)
+    value_labels: dict[str, dict[Any, str]] = field(default_factory=dict)
+    user_missing: dict[str, list[Any]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "format": self.format,
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "decimal_comma": self.decimal_comma,
+            "first_data_row": self.first_data_row,
+            "column_labels": self.column_labels,
+            "value_labels": {
+                k: {str(c): v for c, v in labels.items()} for k, labels in self.value_labels.items()
+            },
+            "user_missing": {k: [str(v) for v in vals] for k, vals in self.user_missing.items()},
+            "notes": self.notes,
+        }
+
+
+def check_file(path: str | Path) -> Path:
+    """The path as :class:`Path`, or :class:`InputFileError` if missing, a folder or empty."""
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(t("validate.file_missing", file=p))
+    if not p.is_file():
+        raise InputFileError(t("validate.file_not_a_file", file=p))
+    try:
+        size = p.stat().st_size
+    except OSError as exc:  # pragma: no cover - permission problems
+        raise InputFileError(t("validate.file_unreadable", file=p, error=exc)) from exc
+    if size == 0:
+        raise InputFileError(t("validate.file_empty", file=p))
+    return p
+
+
+def report(progress: Progress | None, stage: str, fraction: float) -> None:
+    if progress is not None:
+        progress(stage, fraction)

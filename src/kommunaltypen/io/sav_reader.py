@@ -1,0 +1,69 @@
+"""SPSS reader (.sav, .zsav) via pyreadstat, honouring value labels and user-missing values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from kommunaltypen.errors import InputFileError
+from kommunaltypen.i18n import t
+from kommunaltypen.io._common import Meta, Progress, check_file, report
+
+
+def _missing_expr(name: str, ranges: list[dict[str, Any]], dtype: pl.DataType) -> pl.Expr:
+    col = pl.col(name)
+    hit = pl.lit(False)
+    for r in ranges:
+        lo, hi = r.get("lo"), r.get("hi")
+        if dtype.is_numeric() and isinstance(lo, int | float) and isinstance(hi, int | float):
+            hit = hit | col.is_between(lo, hi)
+        elif not dtype.is_numeric() and isinstance(lo, str):
+            hit = hit | (col == lo)
+    return pl.when(hit).then(None).otherwise(col).alias(name)
+
+
+def read_sav(
+    path: str | Path, *, progress: Progress | None = None, **_: object
+) -> tuple[pl.DataFrame, Meta]:
+    """Read an SPSS file. Values the file declares user-missing become null (the declaration
+    is kept in ``meta.user_missing``); value labels are kept in ``meta.value_labels``."""
+    import pyreadstat
+
+    p = check_file(path)
+    report(progress, "read", 0.0)
+    try:
+        pdf, pmeta = pyreadstat.read_sav(str(p), user_missing=True)
+    except Exception as exc:  # pyreadstat raises several unrelated types for broken files
+        raise InputFileError(t("validate.file_not_sav", file=p, error=exc)) from exc
+    for name in pdf.columns:  # datetimes and other objects -> text, polars-friendly
+        if pdf[name].dtype.kind in "mMO":
+            pdf[name] = pdf[name].map(lambda v: None if v is None or v != v else str(v))
+    try:
+        df = pl.from_pandas(pdf)
+    except Exception as exc:  # noqa: BLE001 - exotic column types
+        raise InputFileError(t("validate.file_not_sav", file=p, error=exc)) from exc
+    ranges: dict[str, list[dict[str, Any]]] = dict(pmeta.missing_ranges or {})
+    for name, values in (getattr(pmeta, "missing_user_values", None) or {}).items():
+        ranges.setdefault(name, []).extend({"lo": v, "hi": v} for v in values)
+    exprs = [_missing_expr(n, r, df.schema[n]) for n, r in ranges.items() if n in df.columns]
+    if exprs:
+        df = df.with_columns(exprs)
+    meta = Meta(
+        source=str(p),
+        format="sav",
+        encoding=getattr(pmeta, "file_encoding", None),
+        first_data_row=1,
+        column_labels={
+            n: lab for n, lab in zip(pmeta.column_names, pmeta.column_labels, strict=False) if lab
+        },
+        value_labels=dict(pmeta.variable_value_labels or {}),
+        user_missing={
+            n: [(r.get("lo"), r.get("hi")) if r.get("lo") != r.get("hi") else r.get("lo")
+                for r in rs]
+            for n, rs in ranges.items()
+        },
+    )
+    report(progress, "read", 1.0)
+    return df, meta

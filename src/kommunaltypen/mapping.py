@@ -1,0 +1,229 @@
+"""Mapping files: foreign column names and value codes onto codebook ids.
+
+A mapping is a YAML file (see ``docs/import.md``)::
+
+    format: limesurvey            # optional: reader to use
+    columns:                      # foreign column name -> codebook column
+      Kommune: kommune_id
+      "anknuepfung[SQ001]": anknuepfung_gesamtstrategie
+    values:                       # codebook column or question id -> {foreign value: code}
+      kommunenart: {A1: 1, A2: 2, A3: 3, A4: 4}
+    rankings:                     # ranking stored by position: rank r's column holds the code
+      ziele: ["ziele[1]", "ziele[2]", "ziele[3]"]
+
+Values not listed in ``values`` pass through unchanged. A ``null`` target in ``values`` turns a
+foreign value into "missing".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kommunaltypen.codebook import Codebook, default_codebook
+from kommunaltypen.errors import MappingError
+from kommunaltypen.i18n import t
+
+#: column (String) in which mapping and parsing record cell problems per row:
+#: entries ``column US rule US raw value`` separated by RS
+ERROR_COLUMN = "__cell_errors__"
+UNIT_SEP = "\x1f"
+RECORD_SEP = "\x1e"
+
+
+class Mapping(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    values: dict[str, dict[str | int | float | bool, int | float | str | None]] = Field(
+        default_factory=dict
+    )
+    rankings: dict[str, list[str]] = Field(default_factory=dict)
+    source: str = "<mapping>"
+
+    # -- checks ----------------------------------------------------------------------------
+    def check(self, codebook: Codebook) -> None:
+        """Raise :class:`MappingError` when the mapping refers to unknown codebook ids."""
+        known_cols = set(codebook.columns)
+        known_q = {q.id for q in codebook}
+        for foreign, target in self.columns.items():
+            if target not in known_cols:
+                raise MappingError(
+                    t(
+                        "validate.mapping_unknown_target",
+                        file=self.source,
+                        column=foreign,
+                        value=target,
+                    )
+                )
+        targets = list(self.columns.values())
+        dupes = sorted({x for x in targets if targets.count(x) > 1})
+        if dupes:
+            raise MappingError(
+                t("validate.mapping_duplicate_target", file=self.source, value=", ".join(dupes))
+            )
+        for key in self.values:
+            if key not in known_cols and key not in known_q:
+                raise MappingError(
+                    t("validate.mapping_unknown_values_key", file=self.source, value=key)
+                )
+        for qid, positions in self.rankings.items():
+            if qid not in known_q or codebook.question(qid).kind != "ranking":
+                rankings = ", ".join(q.id for q in codebook if q.kind == "ranking")
+                raise MappingError(
+                    t(
+                        "validate.mapping_not_ranking",
+                        file=self.source,
+                        value=qid,
+                        expected=rankings,
+                    )
+                )
+            if not positions:
+                raise MappingError(
+                    t("validate.mapping_empty_positions", file=self.source, value=qid)
+                )
+
+    def value_map(self, column: str, codebook: Codebook) -> dict[Any, Any] | None:
+        """The value map that applies to a codebook column (own entry, else its question's)."""
+        if column in self.values:
+            return self.values[column]
+        try:
+            q, _ = codebook.column_owner(column)
+        except Exception:  # noqa: BLE001 - not a codebook column
+            return None
+        return self.values.get(q.id)
+
+    # -- application -----------------------------------------------------------------------
+    def apply(
+        self, frame: pl.DataFrame | pl.LazyFrame, codebook: Codebook | None = None
+    ) -> tuple[pl.DataFrame | pl.LazyFrame, list[tuple[str, str]]]:
+        """Rename, recode and unfold position rankings. Returns the frame and warnings as
+        ``(rule, column)`` pairs (mapped columns missing from the file)."""
+        cb = codebook or default_codebook()
+        self.check(cb)
+        names = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
+        schema = dict(frame.collect_schema())
+        warnings: list[tuple[str, str]] = []
+        present = set(names)
+        for foreign in self.columns:
+            if foreign not in present:
+                warnings.append(("mapping_column_absent", foreign))
+        for positions in self.rankings.values():
+            warnings.extend(("mapping_column_absent", p) for p in positions if p not in present)
+
+        exprs: list[pl.Expr] = []
+        errors: list[pl.Expr] = []
+        consumed: list[str] = []
+        for qid, positions in self.rankings.items():
+            q = cb.question(qid)
+            vmap = self.values.get(qid) or {}
+            pos_cols = [p for p in positions if p in present]
+            if not pos_cols:
+                continue
+            consumed.extend(pos_cols)
+            raw = {p: _stripped(p, schema[p]) for p in pos_cols}
+            code = {p: _recode(raw[p], vmap).cast(pl.Float64, strict=False) for p in pos_cols}
+            any_given = pl.any_horizontal([raw[p].is_not_null() for p in pos_cols])
+            for o in q.options:
+                expr: Any = pl.when(pl.lit(False)).then(pl.lit(None, pl.String))
+                for rank, p in enumerate(positions, start=1):
+                    if p in raw:
+                        expr = expr.when(code[p] == o.code).then(pl.lit(str(rank)))
+                expr = expr.when(any_given).then(pl.lit("0")).otherwise(pl.lit(None, pl.String))
+                exprs.append(expr.alias(q.column_for(o.id)))
+                hits = pl.sum_horizontal([(code[p] == o.code).fill_null(False) for p in pos_cols])
+                errors.append(
+                    pl.when(hits > 1).then(
+                        pl.lit(f"{q.id}{UNIT_SEP}ranking_repeated{UNIT_SEP}{o.code}")
+                    )
+                )
+            codes = [float(c) for c in q.codes]
+            for p in pos_cols:
+                bad = raw[p].is_not_null() & ~code[p].is_in(codes).fill_null(False)
+                bad = bad & ~code[p].is_in([float(m) for m in cb.missing_values]).fill_null(False)
+                errors.append(
+                    pl.when(bad).then(pl.lit(f"{p}{UNIT_SEP}unknown_code{UNIT_SEP}") + raw[p])
+                )
+        if exprs:
+            frame = frame.with_columns(exprs)
+            if errors:
+                frame = frame.with_columns(
+                    pl.concat_str(errors, separator=RECORD_SEP, ignore_nulls=True)
+                    .replace("", None)
+                    .alias(ERROR_COLUMN)
+                )
+            frame = frame.drop(consumed)
+        renames = {f: tgt for f, tgt in self.columns.items() if f in present}
+        clash = sorted(tgt for f, tgt in renames.items() if tgt in present and tgt != f)
+        if clash:
+            raise MappingError(
+                t("validate.mapping_target_exists", file=self.source, value=", ".join(clash))
+            )
+        frame = frame.rename(renames)
+        schema = dict(frame.collect_schema())
+        recodes = []
+        for col in schema:
+            vmap = self.value_map(col, cb)
+            if vmap and not any(col.startswith(f"{qid}_") for qid in self.rankings):
+                recodes.append(_recode(_stripped(col, schema[col]), vmap).alias(col))
+        if recodes:
+            frame = frame.with_columns(recodes)
+        return frame, warnings
+
+
+def _stripped(name: str, dtype: pl.DataType) -> pl.Expr:
+    col = pl.col(name)
+    if dtype == pl.String:
+        return col.str.strip_chars().replace("", None)
+    if dtype.is_float():
+        # integral floats (SPSS codes) print without ".0" so that "1" keys match
+        return (
+            pl.when(col == col.round(0))
+            .then(col.cast(pl.Int64, strict=False).cast(pl.String))
+            .otherwise(col.cast(pl.String))
+        )
+    return col.cast(pl.String)
+
+
+def _recode(expr: pl.Expr, vmap: dict[Any, Any]) -> pl.Expr:
+    if not vmap:
+        return expr
+    old = [_key(k) for k in vmap]
+    new = [None if v is None else _key(v) for v in vmap.values()]
+    return expr.replace(old, pl.Series(new, dtype=pl.String))
+
+
+def _key(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    """Load a mapping YAML file; problems raise :class:`MappingError` naming the file."""
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text("utf-8"))
+    except FileNotFoundError as exc:
+        raise MappingError(t("validate.mapping_missing", file=p)) from exc
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise MappingError(t("validate.mapping_unreadable", file=p, error=exc)) from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise MappingError(t("validate.mapping_not_dict", file=p, value=type(raw).__name__))
+    try:
+        return Mapping.model_validate({**raw, "source": str(p)})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise MappingError(
+            t("validate.mapping_invalid", file=p, where=where, error=first["msg"])
+        ) from exc

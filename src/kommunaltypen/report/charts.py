@@ -1,0 +1,289 @@
+"""Charts of the report (matplotlib; Okabe–Ito colours, labels in the report language).
+
+Every chart is written as PNG and SVG into ``DIR/charts/``; the SVG text is also returned so
+the HTML report can inline it (no external files, no requests). Suppressed cells (publication
+mode) are left out of the charts.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from kommunaltypen.i18n import t
+from kommunaltypen.report.fmt import is_hidden, number
+from kommunaltypen.report.model import TYPE_IDS, ReportData, TableModel, TableRow
+
+matplotlib.use("Agg")
+
+# Okabe & Ito (2008) colour-blind-safe palette.
+TYPE_COLOURS = {
+    "bedaechtige": "#E69F00",
+    "optimierer": "#0072B2",
+    "serviceorientierte": "#009E73",
+    "community_manager": "#CC79A7",
+    "gesamt": "#555555",
+}
+EXTRA_COLOURS = ("#56B4E9", "#D55E00", "#F0E442", "#000000")
+HATCHES: dict[str, str] = {}  # colours are colour-blind-safe; hatching made charts slow
+
+RC = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "kommunaltypen",
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "metadata": None,
+}
+
+
+@dataclass
+class Chart:
+    id: str
+    title: str
+    svg: str  # inline SVG markup (without XML prolog)
+    png_path: Path
+    svg_path: Path
+    table: int | None = None
+
+
+def _wrap(text: str, width: int = 34) -> str:
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def _value(row: TableRow, key: str, publication: bool, min_n: int) -> float | None:
+    cell = row.cells.get(key)
+    if cell is None or is_hidden(cell, publication, min_n):
+        return None
+    return cell.value
+
+
+def _save(fig: Figure, chart_id: str, title: str, charts_dir: Path, table: int | None) -> Chart:
+    png = charts_dir / f"{chart_id}.png"
+    svg = charts_dir / f"{chart_id}.svg"
+    with matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
+        fig.savefig(png, dpi=110, metadata={"Software": None})
+        fig.savefig(svg, metadata={"Date": None, "Creator": None})
+    text = svg.read_text(encoding="utf-8")
+    text = re.sub(r"^<\?xml[^>]*>\s*", "", text)
+    text = re.sub(r"<!DOCTYPE[^>]*>\s*", "", text)
+    # unique ids per chart: several SVGs live in one HTML document
+    text = re.sub(r'id="([^"]+)"', rf'id="{chart_id}-\1"', text)
+    text = re.sub(r"url\(#([^)]+)\)", rf"url(#{chart_id}-\1)", text)
+    text = re.sub(r'xlink:href="#([^"]+)"', rf'xlink:href="#{chart_id}-\1"', text)
+    text = text.replace("<svg ", f'<svg role="img" aria-label="{_attr(title)}" ', 1)
+    return Chart(chart_id, title, text, png, svg, table)
+
+
+def _format_axis(ax, lang: str) -> None:
+    """Tick labels in the report language's notation (German: decimal comma)."""
+    ax.xaxis.set_major_formatter(
+        FuncFormatter(lambda v, _pos: number(v, 0 if float(v).is_integer() else 1, lang))
+    )
+
+
+def _attr(text: str) -> str:
+    return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+
+
+def _figure(n_rows: int, n_series: int) -> Figure:
+    height = max(2.4, 0.9 + n_rows * (0.16 * n_series + 0.22))
+    with matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
+        return Figure(figsize=(7.2, height), layout="constrained")
+
+
+def grouped_bars(
+    table: TableModel,
+    rows: list[TableRow],
+    data: ReportData,
+    lang: str,
+    publication: bool,
+    min_n: int,
+    xlabel: str,
+) -> Figure:
+    """Horizontal grouped bars: one group per row, one bar per type."""
+    series = [c.key for c in table.type_columns]
+    fig = _figure(len(rows), len(series))
+    with matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
+        ax = fig.add_subplot()
+        height = 0.8 / max(1, len(series))
+        for s, key in enumerate(series):
+            ys, xs = [], []
+            for i, row in enumerate(rows):
+                value = _value(row, key, publication, min_n)
+                if value is not None:
+                    ys.append(len(rows) - 1 - i + 0.4 - (s + 0.5) * height)
+                    xs.append(value)
+            ax.barh(
+                ys,
+                xs,
+                height=height * 0.95,
+                color=TYPE_COLOURS.get(key, EXTRA_COLOURS[s % 4]),
+                hatch=HATCHES.get(key, ""),
+                edgecolor="white",
+                linewidth=0.3,
+                label=data.type_label(key, lang),
+            )
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels([_wrap(r.label(lang)) for r in reversed(rows)])
+        ax.set_xlabel(xlabel)
+        _format_axis(ax, lang)
+        ax.grid(axis="x", color="#dddddd", linewidth=0.5)
+        ax.set_axisbelow(True)
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False)
+    return fig
+
+
+def centre_profile(table: TableModel, data: ReportData, lang: str, publication: bool, min_n: int):
+    """Goal profile of each type (cluster centres, Table 1) as a dot-and-line profile."""
+    rows = table.rows
+    fig = _figure(len(rows), 1.5)
+    markers = {
+        "bedaechtige": "o",
+        "optimierer": "s",
+        "serviceorientierte": "D",
+        "community_manager": "^",
+    }
+    with matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
+        ax = fig.add_subplot()
+        ys = list(range(len(rows) - 1, -1, -1))
+        n_types = max(1, len(table.type_columns))
+        for s, col in enumerate(table.type_columns):
+            offset = 0.3 - 0.6 * s / max(1, n_types - 1)
+            xs = [_value(r, col.key, publication, min_n) for r in rows]
+            pts = [(x, y + offset) for x, y in zip(xs, ys, strict=True) if x is not None]
+            ax.hlines(
+                [p[1] for p in pts],
+                0,
+                [p[0] for p in pts],
+                color=TYPE_COLOURS.get(col.key, "#000000"),
+                linewidth=1.0,
+                alpha=0.6,
+            )
+            ax.plot(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                linestyle="none",
+                marker=markers.get(col.key, "o"),
+                color=TYPE_COLOURS.get(col.key, "#000000"),
+                label=data.type_label(col.key, lang),
+            )
+        ax.set_yticks(ys)
+        ax.set_yticklabels([_wrap(r.label(lang), 40) for r in rows])
+        ax.set_xlim(0, 3)
+        _format_axis(ax, lang)
+        ax.set_xlabel(t("report.chart.centre_axis", lang=lang))
+        ax.grid(axis="x", color="#dddddd", linewidth=0.5)
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False)
+    return fig
+
+
+def type_shares(table: TableModel, data: ReportData, lang: str, publication: bool, min_n: int):
+    """Stacked 100 % bars: type shares per Kommunenart (Table 2)."""
+    columns = table.columns
+    fig = _figure(len(columns), 1)
+    with matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
+        ax = fig.add_subplot()
+        left = [0.0] * len(columns)
+        ys = list(range(len(columns) - 1, -1, -1))
+        for row in table.rows:
+            type_id = row.key
+            widths = [_value(row, c.key, publication, min_n) or 0.0 for c in columns]
+            ax.barh(
+                ys,
+                widths,
+                left=left,
+                color=TYPE_COLOURS.get(type_id, "#999999"),
+                hatch=HATCHES.get(type_id, ""),
+                edgecolor="white",
+                label=data.type_label(type_id, lang) if type_id in TYPE_IDS else row.label(lang),
+            )
+            left = [a + b for a, b in zip(left, widths, strict=True)]
+        ax.set_yticks(ys)
+        ax.set_yticklabels([column_label(c.key, c.label, lang) for c in columns])
+        ax.set_xlim(0, 100)
+        _format_axis(ax, lang)
+        ax.set_xlabel(t("report.chart.share_axis", lang=lang))
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False)
+    return fig
+
+
+def column_label(key: str, label: str, lang: str) -> str:
+    """Display label of a table column (types, Gesamt, Kommunenart groups)."""
+    msg = f"report.column.{key}"
+    from kommunaltypen.i18n import catalog
+
+    if msg in catalog():
+        return t(msg, lang=lang)
+    return label
+
+
+def _by_scale(table: TableModel) -> tuple[list[TableRow], list[TableRow]]:
+    percent = [r for r in table.rows if r.percent]
+    other = [r for r in table.rows if not r.percent]
+    return percent, other
+
+
+def build_charts(
+    data: ReportData, charts_dir: Path, lang: str, publication: bool, min_n: int
+) -> list[Chart]:
+    """Draw every chart of the report; returns them in report order."""
+    charts_dir.mkdir(parents=True, exist_ok=True)
+    charts: list[Chart] = []
+    tables = data.tables
+    title = t("report.chart.centres", lang=lang)
+    fig = centre_profile(tables[1], data, lang, publication, min_n)
+    charts.append(_save(fig, "zielprofil", title, charts_dir, 1))
+    title = t("report.chart.shares", lang=lang)
+    fig = type_shares(tables[2], data, lang, publication, min_n)
+    charts.append(_save(fig, "typenanteile", title, charts_dir, 2))
+    fig = _population_chart(tables[3], data, lang, publication, min_n)
+    charts.append(_save(fig, "tabelle_03", t("report.chart.population", lang=lang), charts_dir, 3))
+    for table_no in range(4, 17):
+        table = tables[table_no]
+        percent, other = _by_scale(table)
+        rows, axis = (
+            (percent, "report.chart.share_axis") if percent else (other, "report.chart.mean_axis")
+        )
+        fig = grouped_bars(table, rows, data, lang, publication, min_n, t(axis, lang=lang))
+        chart_id = "handlungsfelder" if table_no == 4 else f"tabelle_{table_no:02d}"
+        charts.append(_save(fig, chart_id, table.caption(lang), charts_dir, table_no))
+    return charts
+
+
+def _population_chart(table: TableModel, data: ReportData, lang, publication, min_n):
+    """Grouped medians of the population per type and area (Table 3)."""
+    fig = _figure(len(table.columns), len(table.rows))
+    with matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
+        ax = fig.add_subplot()
+        height = 0.8 / max(1, len(table.rows))
+        ys_base = list(range(len(table.columns) - 1, -1, -1))
+        for s, row in enumerate(table.rows):
+            xs, ys = [], []
+            for y, col in zip(ys_base, table.columns, strict=True):
+                value = _value(row, col.key, publication, min_n)
+                if value is not None:
+                    xs.append(value)
+                    ys.append(y + 0.4 - (s + 0.5) * height)
+            ax.barh(
+                ys,
+                xs,
+                height=height * 0.95,
+                color=TYPE_COLOURS.get(row.key, EXTRA_COLOURS[s % 4]),
+                hatch=HATCHES.get(row.key, ""),
+                edgecolor="white",
+                label=data.type_label(row.key, lang) if row.key in TYPE_IDS else row.label(lang),
+            )
+        ax.set_yticks(ys_base)
+        ax.set_yticklabels([column_label(c.key, c.label, lang) for c in table.columns])
+        ax.set_xlabel(t("report.chart.population_axis", lang=lang))
+        _format_axis(ax, lang)
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False)
+    return fig

@@ -1,0 +1,244 @@
+"""The HTML report: one self-contained file (CSS and charts inline, no requests, no script)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from kommunaltypen import __version__
+from kommunaltypen.codebook import default_codebook
+from kommunaltypen.i18n import t
+from kommunaltypen.report import fmt
+from kommunaltypen.report.charts import Chart, column_label
+from kommunaltypen.report.model import TYPE_IDS, ReportData
+from kommunaltypen.report.profiles import build_profiles, source_note
+from kommunaltypen.report.recommendations import all_recommendations
+from kommunaltypen.report.renderers import html as html_tables
+from kommunaltypen.report.renderers import pdf as pdf_tables
+from kommunaltypen.report.renderers.common import table_view
+from kommunaltypen.report.templating import environment, static_text
+
+#: mean Jaccard similarity below which a type counts as unstable (Hennig 2007: < 0.75 not
+#: "stable"; < 0.6 "dissolved")
+STABLE_JACCARD = 0.75
+
+
+@dataclass
+class KeyValue:
+    key: str
+    value: str
+
+
+def _truthy(series: pd.Series) -> pd.Series:
+    return series.astype(str).str.strip().str.lower().isin(("true", "1", "1.0", "yes"))
+
+
+def summary(data: ReportData, lang: str, result: Any = None) -> dict[str, Any]:
+    """Counts of the data: read, accepted, rejected, typed, Mischformen, per Kommunenart."""
+    rows = data.manifest.get("rows") or data.manifest.get("row_counts") or {}
+    assignments = data.assignments
+    typed_mask = (
+        assignments["type"].notna() & (assignments["type"].astype(str).str.len() > 0)
+        if "type" in assignments
+        else pd.Series(dtype=bool)
+    )
+    accepted = rows.get("accepted", len(assignments))
+    rejected = rows.get("rejected", len(data.rejected) if data.rejected is not None else 0)
+    typed = int(typed_mask.sum())
+    mischform = 0
+    if "mischform" in assignments:
+        mischform = int((_truthy(assignments["mischform"]) & typed_mask).sum())
+    per_type = {tid: int((assignments.loc[typed_mask, "type"] == tid).sum()) for tid in TYPE_IDS}
+    table2 = data.tables[2]
+    groups = []
+    if table2.rows:
+        for col in table2.columns:
+            cell = table2.rows[0].cells.get(col.key)
+            groups.append(
+                KeyValue(
+                    column_label(col.key, col.label, lang),
+                    fmt.number(cell.n, 0, lang) if cell and cell.n is not None else "–",
+                )
+            )
+    return {
+        "read": fmt.number(rows.get("in", rows.get("read", accepted + rejected)), 0, lang),
+        "accepted": fmt.number(accepted, 0, lang),
+        "rejected": fmt.number(rejected, 0, lang),
+        "typed": fmt.number(typed, 0, lang),
+        "untyped": fmt.number(len(assignments) - typed, 0, lang),
+        "mischform": fmt.number(mischform, 0, lang),
+        "mischform_share": fmt.number(100 * mischform / typed if typed else None, 1, lang),
+        "per_type": [
+            KeyValue(data.type_label(tid, lang), fmt.number(n, 0, lang))
+            for tid, n in per_type.items()
+        ],
+        "groups": groups,
+    }
+
+
+def _records(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, dict)]
+    if isinstance(value, dict):
+        out = []
+        for key, item in value.items():
+            out.append({"k": key, **item} if isinstance(item, dict) else {"k": key, "value": item})
+        return out
+    return []
+
+
+def _cell(value: Any, lang: str) -> str:
+    if isinstance(value, bool):
+        return t("report.yes" if value else "report.no", lang=lang)
+    if isinstance(value, int):
+        return fmt.number(value, 0, lang)
+    if isinstance(value, float):
+        return fmt.number(value, 3, lang)
+    if value is None:
+        return "–"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def diagnostics(data: ReportData, lang: str) -> dict[str, Any]:
+    """k-choice table and stability per type (with warnings) from ``diagnostics.json``."""
+    diag = data.diagnostics
+    k_key = next(
+        (k for k in ("k_choice", "k_table", "k_selection", "choice_of_k") if k in diag), None
+    )
+    k_rows = _records(diag.get(k_key)) if k_key else []
+    k_columns = list(dict.fromkeys(c for r in k_rows for c in r))
+    k_table = {
+        "columns": k_columns,
+        "rows": [[_cell(r.get(c), lang) for c in k_columns] for r in k_rows],
+    }
+    recommended = diag.get("recommended_k")
+    if recommended is None and k_key and isinstance(diag[k_key], dict):
+        recommended = diag[k_key].get("recommended")
+    stability = []
+    for rec in _records(diag.get("stability", {})):
+        type_id = str(rec.get("type", rec.get("k", "")))
+        jaccard = next(
+            (v for k, v in rec.items() if "jaccard" in str(k) and isinstance(v, int | float)), None
+        )
+        unstable = rec.get("unstable")
+        if unstable is None and jaccard is not None:
+            unstable = jaccard < STABLE_JACCARD
+        stability.append(
+            {
+                "type": data.type_label(type_id, lang) if type_id in TYPE_IDS else type_id,
+                "jaccard": fmt.number(jaccard, 2, lang) if jaccard is not None else "–",
+                "unstable": bool(unstable),
+                "details": [
+                    KeyValue(str(k), _cell(v, lang))
+                    for k, v in rec.items()
+                    if k not in ("k", "type")
+                ],
+            }
+        )
+    return {
+        "k_table": k_table,
+        "recommended_k": recommended,
+        "stability": stability,
+        "threshold": fmt.number(STABLE_JACCARD, 2, lang),
+    }
+
+
+def _flatten(prefix: str, value: Any, out: list[KeyValue], lang: str) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), item, out, lang)
+    else:
+        out.append(KeyValue(prefix, _cell(value, lang)))
+
+
+def method(data: ReportData, lang: str, publication: bool, min_n: int) -> dict[str, Any]:
+    manifest: list[KeyValue] = []
+    _flatten("", data.manifest, manifest, lang)
+    model: list[KeyValue] = []
+    _flatten("", {k: v for k, v in data.model.items() if not isinstance(v, list)}, model, lang)
+    params = data.manifest.get("parameters") or {}
+    command = ["kommunaltypen", "analyze"]
+    source = data.manifest.get("input_path") or data.manifest.get("input")
+    if isinstance(source, dict):
+        source = source.get("path")
+    if isinstance(source, str) and source and source != "synthetic":
+        command.append(source)
+    command += ["--out", "DIR"]
+    seed = data.manifest.get("seed", params.get("seed"))
+    if seed is not None:
+        command += ["--seed", str(seed)]
+    if params.get("n_bootstrap") is not None:
+        command += ["--bootstrap", str(params["n_bootstrap"])]
+    if publication:
+        command += ["--publication", "--min-n", str(min_n)]
+    if lang != "de":
+        command = [command[0], "--lang", lang, *command[1:]]
+    return {"manifest": manifest, "model": model, "command": " ".join(command)}
+
+
+def rejected_rows(data: ReportData, limit: int = 500) -> dict[str, Any]:
+    frame = data.rejected if data.rejected is not None else pd.DataFrame()
+    frame = frame.fillna("")
+    return {
+        "columns": [str(c) for c in frame.columns],
+        "rows": [[str(v) for v in rec] for rec in frame.head(limit).itertuples(index=False)],
+        "total": len(frame),
+        "shown": min(limit, len(frame)),
+    }
+
+
+def context(
+    data: ReportData,
+    charts: list[Chart],
+    lang: str,
+    publication: bool,
+    min_n: int,
+    mode: str,
+    result: Any = None,
+) -> dict[str, Any]:
+    """Everything the report template needs (``mode``: "screen" or "print")."""
+    renderer = html_tables if mode == "screen" else pdf_tables
+    tables = {
+        n: renderer.render_table(table_view(tm, data, lang, publication, min_n), lang)
+        for n, tm in data.tables.items()
+    }
+    profiles, dteam, resolver = build_profiles(data, lang, publication, min_n)
+    recs = all_recommendations(data, lang, publication, min_n)
+    by_type = {tid: [r for r in recs if r.type_id == tid] for tid in TYPE_IDS}
+    chart_by_table = {c.table: c for c in charts}
+    cb = default_codebook()
+    css = static_text("report.css") + ("\n" + static_text("print.css") if mode == "print" else "")
+    return {
+        "lang": lang,
+        "mode": mode,
+        "css": css,
+        "title": t("report.title", lang=lang),
+        "subtitle": cb.title(lang),
+        "version": __version__,
+        "publication": publication,
+        "min_n": min_n,
+        "summary": summary(data, lang, result),
+        "diag": diagnostics(data, lang),
+        "tables": tables,
+        "captions": {n: tm.caption(lang) for n, tm in data.tables.items()},
+        "charts": chart_by_table,
+        "all_charts": charts,
+        "profiles": profiles,
+        "dteam": dteam,
+        "profile_source": source_note(lang),
+        "unresolved": sorted(set(resolver.missing)),
+        "recs_by_type": [(tid, data.type_label(tid, lang), by_type[tid]) for tid in TYPE_IDS],
+        "recs_untyped": [r for r in recs if r.type_id is None],
+        "rejected": rejected_rows(data),
+        "method": method(data, lang, publication, min_n),
+        "study": cb.source,
+    }
+
+
+def render_html(ctx: dict[str, Any]) -> str:
+    return environment().get_template("report.html.j2").render(**ctx)

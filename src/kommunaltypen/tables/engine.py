@@ -1,0 +1,550 @@
+"""The table engine: computes every declared cell (value and n) plus the row statistics.
+
+Input: the canonical validated polars frame (see ``docs/architecture.md``) and the type of
+each row (a type id, or null for municipalities without a type). For every table the engine
+builds one lazy query: each declared row becomes a per-municipality expression that is null
+outside the row's base (``where`` conditions, valid answers) and otherwise holds the value to
+aggregate (0/1 for shares, a number for means); one ``group_by`` over the layout's column key
+plus one aggregation for the total column give count, sum and sum of squares for every cell
+at once. Kruskal–Wallis rows add average ranks over the pooled groups. All tables are
+collected together (``pl.collect_all``); no Python loop runs over municipalities.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+from scipy import stats as st
+
+from kommunaltypen.codebook import Codebook, default_codebook
+from kommunaltypen.errors import TableSpecError
+from kommunaltypen.i18n import t
+from kommunaltypen.tables import stats
+from kommunaltypen.tables.spec import TYPE_IDS, RowSpec, TableSpec
+
+TYPE_COLUMN = "__type"
+KEY_COLUMN = "__key"
+
+#: Column labels of the four types as the study's tables print them (normalised spelling).
+STUDY_TYPE_LABELS_DE = {
+    "bedaechtige": "Bedächtige",
+    "optimierer": "Optimierer",
+    "serviceorientierte": "Serviceorientierte",
+    "community_manager": "Community Manager",
+}
+STUDY_TYPE_LABELS_EN = {
+    "bedaechtige": "Cautious",
+    "optimierer": "Optimisers",
+    "serviceorientierte": "Service-oriented",
+    "community_manager": "Community managers",
+}
+
+OUTPUT_COLUMNS = (
+    "table",
+    "row_label",
+    "column_label",
+    "value",
+    "n",
+    "value2",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "test",
+    "effect_size",
+    "effect_name",
+    "bold",
+    "suppressed",
+    "precision",
+    "measure",
+    "row_label_en",
+    "column_label_en",
+    "study_label",
+    "part",
+)
+
+#: progress callback ``(stage, fraction done)`` as in ``kommunaltypen.io``
+Progress = Callable[[str, float], None]
+
+
+# ----------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class ColumnDef:
+    """One column of a layout: key in the group key, labels, and whether it is the total."""
+
+    key: str
+    label_de: str
+    label_en: str
+    total: bool = False
+
+    def label(self, lang: str = "de") -> str:
+        return self.label_en if lang == "en" else self.label_de
+
+
+@dataclass
+class Cell:
+    column: ColumnDef
+    value: float | None
+    n: int
+    successes: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    bold: bool = False
+
+    def suppressed(self, min_n: int) -> bool:
+        return self.n < min_n
+
+
+@dataclass
+class RowResult:
+    spec: RowSpec
+    cells: list[Cell]
+    test: stats.TestResult | None = None
+    partner: RowResult | None = None  # the "geplant" row of a Table 12 "angeboten" row
+
+    def cell(self, column_label: str) -> Cell:
+        for c in self.cells:
+            if column_label in (c.column.label_de, c.column.label_en, c.column.key):
+                return c
+        raise KeyError(column_label)
+
+
+@dataclass
+class TableResult:
+    spec: TableSpec
+    columns: list[ColumnDef]
+    rows: list[RowResult] = field(default_factory=list)
+
+    @property
+    def number(self) -> int:
+        return self.spec.number
+
+    def to_frame(self, *, publication: bool = False, min_n: int = 5) -> pl.DataFrame:
+        """Long format, one line per cell (see ``OUTPUT_COLUMNS``).
+
+        In publication mode every cell with n < ``min_n`` shows ``"<min_n>"`` instead of its
+        value (and of ``value2``), and its n, interval and bold mark are left empty;
+        ``value``/``value2`` are then strings rounded to the printed precision.
+        """
+        records: list[dict[str, Any]] = []
+        hidden = f"<{min_n}"
+        for row in self.rows:
+            rs = row.spec
+            test = row.test
+            for cell in row.cells:
+                partner_cell = (
+                    row.partner.cell(cell.column.key) if row.partner is not None else None
+                )
+                value2 = partner_cell.value if partner_cell is not None else None
+                sup = publication and cell.suppressed(min_n)
+                sup2 = publication and partner_cell is not None and partner_cell.suppressed(min_n)
+                rec: dict[str, Any] = {
+                    "table": self.spec.number,
+                    "row_label": rs.label_de,
+                    "column_label": cell.column.label_de,
+                    "value": cell.value,
+                    "n": cell.n,
+                    "value2": value2,
+                    "ci_low": cell.ci_low,
+                    "ci_high": cell.ci_high,
+                    "p_value": test.p_value if test else None,
+                    "test": test.test if test else None,
+                    "effect_size": test.effect_size if test else None,
+                    "effect_name": test.effect_name if test else None,
+                    "bold": cell.bold,
+                    "suppressed": sup,
+                    "precision": rs.precision,
+                    "measure": rs.measure,
+                    "row_label_en": rs.label("en"),
+                    "column_label_en": cell.column.label_en,
+                    "study_label": rs.study_label,
+                    "part": rs.part,
+                }
+                if publication:
+                    rec["value"] = hidden if sup else _fmt(cell.value, rs.precision)
+                    rec["value2"] = hidden if sup2 else _fmt(value2, rs.precision)
+                    if sup:
+                        rec.update(n=None, ci_low=None, ci_high=None, bold=False)
+                records.append(rec)
+        value_type = pl.String if publication else pl.Float64
+        schema = {
+            "table": pl.Int64,
+            "row_label": pl.String,
+            "column_label": pl.String,
+            "value": value_type,
+            "n": pl.Int64,
+            "value2": value_type,
+            "ci_low": pl.Float64,
+            "ci_high": pl.Float64,
+            "p_value": pl.Float64,
+            "test": pl.String,
+            "effect_size": pl.Float64,
+            "effect_name": pl.String,
+            "bold": pl.Boolean,
+            "suppressed": pl.Boolean,
+            "precision": pl.Int64,
+            "measure": pl.String,
+            "row_label_en": pl.String,
+            "column_label_en": pl.String,
+            "study_label": pl.String,
+            "part": pl.String,
+        }
+        return pl.DataFrame(records, schema=schema, orient="row")
+
+
+def _fmt(value: float | None, precision: int) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return f"{value:.{precision}f}"
+
+
+# ----------------------------------------------------------------------------- layouts
+def type_column_defs(
+    type_ids: Sequence[str] = TYPE_IDS, labels: Mapping[str, tuple[str, str]] | None = None
+) -> list[ColumnDef]:
+    """Columns of the type layouts: the study's labels for the four study types; other type
+    ids (e.g. ``neu_1`` of a typology fitted on other data) use ``labels`` or the id."""
+    labels = labels or {}
+    out = []
+    for tid in type_ids:
+        de, en = labels.get(
+            tid, (STUDY_TYPE_LABELS_DE.get(tid, tid), STUDY_TYPE_LABELS_EN.get(tid, tid))
+        )
+        if tid in STUDY_TYPE_LABELS_DE:  # study tables print these labels, whatever the model says
+            de = STUDY_TYPE_LABELS_DE[tid]
+        out.append(ColumnDef(tid, de, en))
+    return out
+
+
+def layout_columns(
+    layout: str, codebook: Codebook, type_columns: Sequence[ColumnDef] | None = None
+) -> tuple[list[ColumnDef], pl.Expr, pl.Expr]:
+    """Columns of a layout, the expression of each row's column key (null = in no group
+    column) and the mask of the total column (if the layout has one)."""
+    typed = pl.col(TYPE_COLUMN).is_not_null()
+    if layout in ("types", "types_total"):
+        cols = list(type_columns or type_column_defs())
+        if layout == "types_total":
+            cols.append(ColumnDef("gesamt", "Gesamt", "Total", total=True))
+        # "Gesamt" uses all valid cases, untyped municipalities included
+        return cols, pl.col(TYPE_COLUMN), pl.lit(True)
+    group_name = "kommunengruppe" if layout == "kommunengruppe_all" else "kreis_oder_gemeinde"
+    grouping = codebook.groups.get(group_name)
+    if grouping is None:
+        raise TableSpecError(t("tables.layout_group_missing", layout=layout, group=group_name))
+    key = pl.lit(None, dtype=pl.String)
+    for level in reversed(grouping.levels):
+        key = (
+            pl.when(pl.col(grouping.based_on).is_in(list(level.codes)))
+            .then(pl.lit(level.id))
+            .otherwise(key)
+        )
+    key = pl.when(typed).then(key).otherwise(pl.lit(None, dtype=pl.String))
+    if layout == "kommunengruppe_all":
+        cols = [
+            ColumnDef(lv.id, f"... {lv.label_de}", f"... {lv.label_en}") for lv in grouping.levels
+        ]
+        cols.append(ColumnDef("alle", "... Allen", "... all", total=True))
+    else:
+        cols = [ColumnDef(lv.id, lv.label_de, lv.label_en) for lv in grouping.levels]
+    return cols, key, typed
+
+
+# ----------------------------------------------------------------------------- row expressions
+def _is_in(column: str, values: Sequence[float]) -> pl.Expr:
+    return pl.col(column).cast(pl.Float64).is_in([float(v) for v in values]).fill_null(False)
+
+
+def _where(row: RowSpec) -> pl.Expr:
+    expr = pl.lit(True)
+    for cond in row.where:
+        if cond.not_null:
+            expr = expr & pl.col(cond.column).is_not_null()
+        else:
+            expr = expr & _is_in(cond.column, cond.in_ or ())
+    return expr
+
+
+def _any_answered(columns: Sequence[str]) -> pl.Expr:
+    return pl.any_horizontal([pl.col(c).is_not_null() for c in columns])
+
+
+def _count_in(columns: Sequence[str], values: Sequence[float]) -> pl.Expr:
+    return pl.sum_horizontal([_is_in(c, values).cast(pl.Int64) for c in columns]).cast(pl.Float64)
+
+
+def row_expression(row: RowSpec, codebook: Codebook) -> pl.Expr:
+    """Per-municipality Float64 value of a row; null outside the row's base."""
+    m = row.measure
+    where = _where(row)
+    if m == "share":
+        col = row.column or ""
+        base = pl.col(col).is_not_null()
+        x = _is_in(col, row.values or ()).cast(pl.Float64)
+    elif m == "share_none":
+        cols = row.columns or ()
+        base = pl.col(row.base_column).is_not_null() if row.base_column else _any_answered(cols)
+        x = (~pl.any_horizontal([(pl.col(c) == 1).fill_null(False) for c in cols])).cast(pl.Float64)
+    elif m == "mean":
+        col = row.column or ""
+        base = pl.col(col).is_not_null()
+        x = pl.col(col).cast(pl.Float64)
+    elif m == "mean_count":
+        cols = row.columns or ()
+        base = pl.col(row.base_column).is_not_null() if row.base_column else _any_answered(cols)
+        x = _count_in(cols, row.count_values)
+    elif m == "mean_ratio":
+        num = row.numerator
+        den = row.denominator
+        assert num is not None and den is not None  # guaranteed by RowSpec validation
+        d = _count_in(den.columns, den.values)
+        base = d > 0
+        x = _count_in(num.columns, num.values) / d
+    elif m == "centre":
+        col = row.column or ""
+        question, _ = codebook.column_owner(col)
+        max_rank = question.max_rank or 3
+        base = pl.col(col).is_not_null() & pl.col(TYPE_COLUMN).is_not_null()
+        r = pl.col(col).cast(pl.Float64)
+        x = pl.when((r >= 1) & (r <= max_rank)).then(max_rank + 1 - r).otherwise(0.0)
+    elif m == "type_share":
+        base = pl.col(TYPE_COLUMN).is_not_null()
+        x = (pl.col(TYPE_COLUMN) == row.type).cast(pl.Float64)
+    elif m == "grouped_median":
+        col = row.column or ""
+        base = pl.col(col).is_not_null()
+        x = pl.col(col).cast(pl.Float64)
+    else:  # pragma: no cover - Literal type of RowSpec.measure
+        raise TableSpecError(f"unknown measure {m!r}")
+    return pl.when(base.fill_null(False) & where.fill_null(False)).then(x).otherwise(None)
+
+
+def row_test_kind(row: RowSpec, codebook: Codebook) -> str:
+    """Which test of difference a row gets: chi2 family, anova, kruskal or none."""
+    if row.test != "auto":
+        if row.test == "chi2" and not row.is_proportion:
+            raise TableSpecError(t("tables.test_mismatch", row=row.label_de, test=row.test))
+        if row.test in ("anova", "kruskal") and row.is_proportion:
+            raise TableSpecError(t("tables.test_mismatch", row=row.label_de, test=row.test))
+        return row.test
+    if row.is_proportion:
+        return "chi2"
+    if row.measure == "mean_ratio":
+        return "anova"
+    if row.measure == "mean":
+        question, _ = codebook.column_owner(row.column or "")
+        return "anova" if question.kind in ("number", "percentage") else "kruskal"
+    return "kruskal"  # centre (0..3 points), mean_count (counts), grouped_median (medians)
+
+
+# ----------------------------------------------------------------------------- engine
+@dataclass
+class _Plan:
+    table: TableSpec
+    columns: list[ColumnDef]
+    tests: list[str]
+    grouped: pl.LazyFrame
+    total: pl.LazyFrame | None
+    ties: dict[int, pl.LazyFrame]
+
+
+def _aggregations(
+    table: TableSpec, tests: list[str], codebook: Codebook, ranks: bool
+) -> list[pl.Expr]:
+    aggs: list[pl.Expr] = []
+    for i, row in enumerate(table.rows):
+        x = pl.col(f"__x{i}")
+        aggs += [x.count().alias(f"n{i}"), x.sum().alias(f"s{i}"), (x * x).sum().alias(f"q{i}")]
+        if row.measure == "grouped_median":
+            classes = codebook.population_classes
+            for j, (lo, hi) in enumerate(classes):
+                inside = x >= lo if hi is None else (x >= lo) & (x < hi)
+                aggs.append(inside.fill_null(False).sum().alias(f"c{i}_{j}"))
+        if ranks and tests[i] == "kruskal":
+            aggs.append(pl.col(f"__r{i}").sum().alias(f"r{i}"))
+    return aggs
+
+
+def _plan(
+    frame: pl.LazyFrame, table: TableSpec, codebook: Codebook, type_columns: list[ColumnDef]
+) -> _Plan:
+    columns, key, total_mask = layout_columns(table.columns, codebook, type_columns)
+    tests = [row_test_kind(r, codebook) for r in table.rows]
+    exprs = [row_expression(r, codebook).alias(f"__x{i}") for i, r in enumerate(table.rows)]
+    lf = frame.with_columns(key.alias(KEY_COLUMN), *exprs)
+    in_group = pl.col(KEY_COLUMN).is_not_null()
+    rank_exprs = [
+        pl.when(in_group).then(pl.col(f"__x{i}")).rank("average").alias(f"__r{i}")
+        for i, k in enumerate(tests)
+        if k == "kruskal"
+    ]
+    if rank_exprs:
+        lf = lf.with_columns(rank_exprs)
+    grouped = (
+        lf.filter(in_group).group_by(KEY_COLUMN).agg(_aggregations(table, tests, codebook, True))
+    )
+    has_total = any(c.total for c in columns)
+    total = (
+        lf.filter(total_mask).select(_aggregations(table, tests, codebook, False))
+        if has_total
+        else None
+    )
+    ties = {
+        i: lf.filter(in_group & pl.col(f"__x{i}").is_not_null())
+        .group_by(f"__x{i}")
+        .agg(pl.len().alias("t"))
+        for i, k in enumerate(tests)
+        if k == "kruskal"
+    }
+    return _Plan(table, columns, tests, grouped, total, ties)
+
+
+def _cell_from(
+    row: RowSpec, column: ColumnDef, agg: dict[str, Any], i: int, codebook: Codebook
+) -> Cell:
+    n = int(agg.get(f"n{i}") or 0)
+    s = float(agg.get(f"s{i}") or 0.0)
+    q = float(agg.get(f"q{i}") or 0.0)
+    if n == 0:
+        return Cell(column, None, 0)
+    scale = 100.0 if row.percent else 1.0
+    if row.measure == "grouped_median":
+        counts = [float(agg.get(f"c{i}_{j}") or 0) for j in range(len(codebook.population_classes))]
+        value = stats.grouped_median(counts, codebook.population_classes)
+        return Cell(column, None if math.isnan(value) else value, n)
+    mean = s / n
+    if row.is_proportion:
+        lo, hi = stats.wilson_interval(s, n)
+        return Cell(column, mean * scale, n, s, float(lo) * scale, float(hi) * scale)
+    lo = hi = None
+    if n > 1:
+        var = max((q - s * s / n) / (n - 1), 0.0)
+        half = float(st.t.ppf(0.975, n - 1)) * math.sqrt(var / n)
+        lo, hi = (mean - half) * scale, (mean + half) * scale
+    return Cell(column, mean * scale, n, None, lo, hi)
+
+
+def _row_test(
+    kind: str,
+    i: int,
+    group_cells: list[Cell],
+    group_aggs: list[dict[str, Any]],
+    tie_term: float,
+    seed: int,
+) -> stats.TestResult | None:
+    if kind == "none":
+        return None
+    ns = [float(a.get(f"n{i}") or 0) for a in group_aggs]
+    if kind == "chi2":
+        return stats.proportion_test([c.successes or 0.0 for c in group_cells], ns, seed=seed)
+    if kind == "anova":
+        sums = np.array([float(a.get(f"s{i}") or 0.0) for a in group_aggs])
+        sq = np.array([float(a.get(f"q{i}") or 0.0) for a in group_aggs])
+        nn = np.array(ns)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            means = np.where(nn > 0, sums / nn, 0.0)
+            var = np.where(nn > 1, (sq - sums * sums / nn) / (nn - 1), 0.0)
+        return stats.anova_from_moments(nn, means, np.maximum(var, 0.0))
+    rank_sums = [float(a.get(f"r{i}") or 0.0) for a in group_aggs]
+    return stats.kruskal_from_ranks(ns, rank_sums, tie_term)
+
+
+def compute_tables(
+    data: pl.DataFrame,
+    types: pl.Series | Sequence[str | None],
+    specs: Sequence[TableSpec],
+    *,
+    codebook: Codebook | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+    type_ids: Sequence[str] = TYPE_IDS,
+    type_labels: Mapping[str, tuple[str, str]] | None = None,
+) -> list[TableResult]:
+    """Compute every cell (value, n, interval), row test and bold mark of ``specs``.
+
+    ``types`` holds one type id (or null) per row of ``data``; ``type_ids`` are the type
+    columns in order (default: the study's four types), ``type_labels`` optional
+    ``{id: (label_de, label_en)}`` for types the study does not have.
+    """
+    cb = codebook or default_codebook()
+    if len(types) != data.height:
+        raise TableSpecError(t("tables.types_length", types=len(types), rows=data.height))
+    tseries = pl.Series(
+        TYPE_COLUMN, list(types) if not isinstance(types, pl.Series) else types, dtype=pl.String
+    )
+    unknown = set(tseries.drop_nulls().unique().to_list()) - set(type_ids)
+    if unknown:
+        raise TableSpecError(
+            t("tables.unknown_types", got=sorted(unknown), expected=", ".join(type_ids))
+        )
+    type_columns = type_column_defs(type_ids, type_labels)
+    needed = {c for tb in specs for r in tb.rows for c in r.referenced_columns()}
+    needed |= {g.based_on for g in cb.groups.values()}
+    missing = sorted(c for c in needed if c not in data.columns)
+    if missing:
+        raise TableSpecError(t("tables.data_missing_columns", columns=", ".join(missing)))
+    frame = data.select(sorted(needed)).with_columns(tseries.alias(TYPE_COLUMN)).lazy()
+
+    plans = [_plan(frame, tb, cb, type_columns) for tb in specs]
+    queries: list[pl.LazyFrame] = []
+    for p in plans:
+        queries.append(p.grouped)
+        if p.total is not None:
+            queries.append(p.total)
+        queries.extend(p.ties.values())
+    collected = iter(pl.collect_all(queries))
+
+    results: list[TableResult] = []
+    for p in plans:
+        grouped = next(collected)
+        total = next(collected) if p.total is not None else None
+        ties = {i: next(collected) for i in p.ties}
+        by_key = {row[KEY_COLUMN]: row for row in grouped.to_dicts()}
+        total_agg = total.to_dicts()[0] if total is not None else {}
+        group_cols = [c for c in p.columns if not c.total]
+        result = TableResult(p.table, p.columns)
+        for i, row in enumerate(p.table.rows):
+            group_aggs = [by_key.get(c.key, {}) for c in group_cols]
+            group_cells = [
+                _cell_from(row, c, a, i, cb) for c, a in zip(group_cols, group_aggs, strict=True)
+            ]
+            cells = list(group_cells)
+            for c in p.columns:
+                if c.total:
+                    cells.append(_cell_from(row, c, total_agg, i, cb))
+            tie_term = 0.0
+            if i in ties:
+                tcount = ties[i]["t"].to_numpy().astype(float)
+                tie_term = float((tcount**3 - tcount).sum())
+            test = _row_test(
+                p.tests[i], i, group_cells, group_aggs, tie_term, seed + p.table.number * 1000 + i
+            )
+            marks = stats.bold_marks([c.value for c in group_cells], row.precision)
+            for c, mark in zip(group_cells, marks, strict=True):
+                c.bold = mark
+            result.rows.append(RowResult(row, cells, test))
+        _link_parts(result)
+        results.append(result)
+        if progress is not None:
+            progress("tables", len(results) / len(plans))
+    return results
+
+
+def _link_parts(result: TableResult) -> None:
+    """Attach each "geplant" row to its "angeboten" row (value2 of Table 12 cells)."""
+    planned = {r.spec.study_label: r for r in result.rows if r.spec.part == "geplant"}
+    for r in result.rows:
+        if r.spec.part == "angeboten" and r.spec.study_label in planned:
+            r.partner = planned[r.spec.study_label]
+
+
+def tables_frame(
+    results: Sequence[TableResult], *, publication: bool = False, min_n: int = 5
+) -> pl.DataFrame:
+    """All tables in one long frame."""
+    frames = [r.to_frame(publication=publication, min_n=min_n) for r in results]
+    return pl.concat(frames, how="vertical") if frames else pl.DataFrame()

@@ -1,0 +1,1333 @@
+"""The typology engine: goal rankings -> municipality types (Kommunentypen).
+
+Pipeline (see ``docs/typology.md`` for the full description and the reasons behind each choice):
+
+1. **Rank transform** (:func:`goal_points`): the ranking question with ``role: typology``
+   (``ziele``) becomes rank points, 1st = 3, 2nd = 2, 3rd = 1, not ranked = 0 (in general
+   ``max_rank + 1 - rank``). Only complete rankings (ranks 1..max_rank each exactly once) are
+   typable; the other rows are kept with a reason code.
+2. **Weighted k-means on unique patterns** (:class:`Typology`): rows are collapsed to their
+   distinct answer patterns, with row counts (or summed case weights) as weights, so the cost
+   of clustering does not grow with the number of rows. Many k-means++ restarts run as one
+   vectorised batch (optionally plus one start from weighted Ward clustering).
+3. **Naming**: fitted centres are matched to reference centres (the study's Table 1 by default)
+   by an optimal assignment on Euclidean distance; a cluster farther than
+   ``max_reference_distance`` from its match is a new type ``neu_1``, ``neu_2`` ...
+4. **Mixed membership**: a spherical Gaussian mixture with the fitted centres, equal mixing
+   weights and the pooled within-cluster variance; ``mischform`` when no type reaches
+   ``mischform_threshold``.
+5. **Choosing k** (:func:`choose_k`), **stability** (:meth:`Typology.stability`), **JSON
+   persistence** (:meth:`Typology.save` / :meth:`Typology.load`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import yaml
+from scipy.optimize import linear_sum_assignment
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from kommunaltypen.codebook import Codebook, Question, default_codebook
+from kommunaltypen.errors import TypologyError
+from kommunaltypen.i18n import get_lang, t
+
+MODEL_FORMAT = "kommunaltypen.typology"
+MODEL_FORMAT_VERSION = 1
+NEW_TYPE_PREFIX = "neu_"
+REASONS = ("no_ranking", "incomplete_ranking", "invalid_ranking")
+
+__all__ = [
+    "REASONS",
+    "KChoice",
+    "StabilityResult",
+    "Typology",
+    "TypologyDataError",
+    "choose_k",
+    "count_patterns",
+    "goal_points",
+    "load_reference",
+    "simulate_rankings",
+    "study_centers",
+    "type_label",
+    "type_table",
+]
+
+
+class TypologyDataError(TypologyError, ValueError):
+    """Data the typology cannot be fitted on or applied to (also a ``ValueError``, as
+    scikit-learn expects from estimators)."""
+
+
+# ------------------------------------------------------------------------------- reference data
+@cache
+def type_table() -> tuple[dict[str, Any], ...]:
+    """The study's four types from ``data/types.yaml`` (id, labels, descriptions, study_n)."""
+    text = (resources.files("kommunaltypen") / "data" / "types.yaml").read_text("utf-8")
+    return tuple(yaml.safe_load(text)["types"])
+
+
+def type_label(type_id: str | None, lang: str | None = None) -> str:
+    """User-facing label of a type id (study type, ``neu_<i>`` or None = not typed)."""
+    lang = lang or get_lang()
+    if type_id is None:
+        return t("typology.not_typed", lang=lang)
+    for row in type_table():
+        if row["id"] == type_id:
+            return row["label_en"] if lang == "en" else row["label_de"]
+    if type_id.startswith(NEW_TYPE_PREFIX):
+        return t("typology.new_type", lang=lang, number=type_id[len(NEW_TYPE_PREFIX) :])
+    return type_id
+
+
+def _read_centers_csv(text: str, origin: str, features: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    rows = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    import csv
+
+    reader = list(csv.reader(rows))
+    if not reader or reader[0][:2] != ["option_id", "row_label"] or len(reader[0]) < 3:
+        raise TypologyError(
+            t("typology.reference_bad_header", origin=origin, received=",".join(reader[0][:4]))
+        )
+    type_ids = reader[0][2:]
+    by_option: dict[str, list[float]] = {}
+    for line in reader[1:]:
+        try:
+            by_option[line[0]] = [float(v.replace(",", ".")) for v in line[2:]]
+        except (ValueError, IndexError) as exc:
+            raise TypologyError(
+                t("typology.reference_bad_row", origin=origin, received=",".join(line))
+            ) from exc
+        if len(by_option[line[0]]) != len(type_ids):
+            raise TypologyError(
+                t("typology.reference_bad_row", origin=origin, received=",".join(line))
+            )
+    if sorted(by_option) != sorted(features):
+        raise TypologyError(
+            t(
+                "typology.reference_bad_options",
+                origin=origin,
+                received=", ".join(sorted(by_option)),
+                expected=", ".join(features),
+            )
+        )
+    matrix = np.array([by_option[f] for f in features], dtype=float).T  # (types, features)
+    return type_ids, matrix
+
+
+def load_reference(
+    reference: str | Path, codebook: Codebook | None = None
+) -> tuple[list[str], np.ndarray]:
+    """Reference centres: ``"study"`` (Table 1, shipped) or a CSV path in the same format
+    (``option_id,row_label,<type id>...``). Returns (type ids, centres (n_types, n_goals))."""
+    features = [o.id for o in _goal_question(codebook).options]
+    if isinstance(reference, str) and reference == "study":
+        res = resources.files("kommunaltypen") / "data" / "study_centers.csv"
+        return _read_centers_csv(res.read_text("utf-8"), "study_centers.csv", features)
+    path = Path(reference)
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TypologyError(t("typology.reference_unreadable", path=str(path), error=exc)) from exc
+    return _read_centers_csv(text, str(path), features)
+
+
+def study_centers() -> tuple[list[str], np.ndarray]:
+    """Table 1 of the study: (type ids, centres (4, 10)) in the codebook's goal order."""
+    return load_reference("study")
+
+
+# ------------------------------------------------------------------------------- rank transform
+def _goal_question(codebook: Codebook | None) -> Question:
+    cb = codebook or default_codebook()
+    try:
+        return cb.typology_question
+    except StopIteration as exc:  # pragma: no cover - the shipped codebook has one
+        raise TypologyError(t("typology.no_typology_question")) from exc
+
+
+def _rank_matrix(data: Any, question: Question) -> np.ndarray:
+    """Rank columns of ``data`` as a float array (n, n_options) with NaN for null."""
+    columns = list(question.columns)
+    if isinstance(data, pl.DataFrame):
+        missing = [c for c in columns if c not in data.columns]
+        if missing:
+            raise TypologyDataError(
+                t("typology.missing_columns", missing=", ".join(missing), expected=", ".join(columns))
+            )
+        return data.select(pl.col(c).cast(pl.Float64) for c in columns).to_numpy()
+    if hasattr(data, "columns") and hasattr(data, "to_numpy"):  # pandas
+        missing = [c for c in columns if c not in data.columns]
+        if missing:
+            raise TypologyDataError(
+                t("typology.missing_columns", missing=", ".join(missing), expected=", ".join(columns))
+            )
+        return data[columns].to_numpy(dtype=float, na_value=np.nan)
+    arr = np.asarray(data, dtype=float)
+    if arr.ndim != 2 or arr.shape[1] != len(columns):
+        raise TypologyDataError(
+            t("typology.bad_shape", received=str(arr.shape), expected=f"(n, {len(columns)})")
+        )
+    return arr
+
+
+def goal_points(
+    data: Any, codebook: Codebook | None = None
+) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+    """Rank transform of the typology question and the typability rule.
+
+    ``data``: the canonical frame (polars or pandas; columns ``ziele_<option>``) or an array of
+    ranks (n, n_options) with NaN for null. Returns ``(points, typable, reason)``:
+
+    * ``points`` (n, n_options) float: ``max_rank + 1 - rank`` for ranked goals, 0 otherwise
+      (rows that are not typable keep the points of their valid ranks, NaN-free);
+    * ``typable``: True for a complete ranking, i.e. ranks 1..max_rank each exactly once and
+      every other goal 0 or null;
+    * ``reason``: None for typable rows, else ``no_ranking`` (all null or nothing ranked),
+      ``invalid_ranking`` (a value outside 0..max_rank or not an integer, or a rank used
+      twice) or ``incomplete_ranking`` (fewer ranks than max_rank, or a gap such as 1 and 3
+      without 2).
+    """
+    question = _goal_question(codebook)
+    max_rank = int(question.max_rank or 3)
+    ranks = _rank_matrix(data, question)
+    null = np.isnan(ranks)
+    filled = np.where(null, 0.0, ranks)
+    all_null = null.all(axis=1)
+    bad_value = ((filled < 0) | (filled > max_rank) | (filled != np.round(filled))).any(axis=1)
+    ri = np.where(bad_value[:, None], 0, filled).astype(np.int64)
+    per_rank = np.stack([(ri == r).sum(axis=1) for r in range(1, max_rank + 1)], axis=1)
+    duplicate = (per_rank > 1).any(axis=1)
+    n_ranked = (ri > 0).sum(axis=1)
+    complete = (per_rank == 1).all(axis=1)
+    reason: list[str | None] = []
+    for i in range(len(ri)):
+        if all_null[i] or (n_ranked[i] == 0 and not bad_value[i]):
+            reason.append("no_ranking")
+        elif bad_value[i] or duplicate[i]:
+            reason.append("invalid_ranking")
+        elif not complete[i]:
+            reason.append("incomplete_ranking")
+        else:
+            reason.append(None)
+    typable = np.array([r is None for r in reason], dtype=bool)
+    points = np.where(ri > 0, max_rank + 1 - ri, 0).astype(float)
+    return points, typable, reason
+
+
+def ranking_points(goals: Sequence[str], codebook: Codebook | None = None) -> np.ndarray:
+    """Points vector (1, n_options) for an ordered list of goals (most important first).
+
+    Each goal may be an option id, an option code or a German/English label (case-insensitive).
+    Raises :class:`TypologyError` for unknown or repeated goals and for a list that is not
+    exactly ``max_rank`` long."""
+    question = _goal_question(codebook)
+    max_rank = int(question.max_rank or 3)
+    options = question.options
+    expected = ", ".join(o.id for o in options)
+    goals = [g.strip() for g in goals if g and g.strip()]
+    if len(goals) != max_rank:
+        raise TypologyError(
+            t("typology.goal_count", received=len(goals), goals=", ".join(goals), expected=max_rank)
+        )
+    lookup: dict[str, int] = {}
+    for i, o in enumerate(options):
+        for key in (o.id, str(o.code), o.label_de, o.label_en):
+            lookup[key.casefold()] = i
+    points = np.zeros((1, len(options)))
+    seen: set[int] = set()
+    for rank, goal in enumerate(goals, start=1):
+        idx = lookup.get(goal.casefold())
+        if idx is None:
+            raise TypologyError(t("typology.unknown_goal", received=goal, expected=expected))
+        if idx in seen:
+            raise TypologyError(t("typology.repeated_goal", received=options[idx].id))
+        seen.add(idx)
+        points[0, idx] = max_rank + 1 - rank
+    return points
+
+
+# ------------------------------------------------------------------------------- simulation
+def _all_orders(n_items: int, max_rank: int) -> np.ndarray:
+    """All ordered selections of ``max_rank`` out of ``n_items`` (n_orders, max_rank)."""
+    grids = np.stack(
+        np.meshgrid(*[np.arange(n_items)] * max_rank, indexing="ij"), axis=-1
+    ).reshape(-1, max_rank)
+    distinct = np.ones(len(grids), dtype=bool)
+    for a in range(max_rank):
+        for b in range(a + 1, max_rank):
+            distinct &= grids[:, a] != grids[:, b]
+    return grids[distinct]
+
+
+def _plackett_luce_probs(worth: np.ndarray, orders: np.ndarray) -> np.ndarray:
+    prob = np.ones(len(orders))
+    remaining = np.full(len(orders), worth.sum())
+    for r in range(orders.shape[1]):
+        w = worth[orders[:, r]]
+        prob *= w / remaining
+        remaining = remaining - w
+    return prob
+
+
+def _order_points(orders: np.ndarray, n_items: int, max_rank: int) -> np.ndarray:
+    pts = np.zeros((len(orders), n_items))
+    rows = np.arange(len(orders))
+    for r in range(max_rank):
+        pts[rows, orders[:, r]] = max_rank - r
+    return pts
+
+
+def _fit_plackett_luce(
+    center: np.ndarray, orders: np.ndarray, pts: np.ndarray, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """Worths of a Plackett–Luce model whose expected rank points approach ``center``; with
+    ``mask``, of the model restricted to the orders where ``mask`` is True."""
+    target = np.clip(center, 1e-4, None)
+    target = target * pts[0].sum() / target.sum()
+    worth = target / target.sum()
+    for _ in range(2000):
+        prob = _plackett_luce_probs(worth, orders)
+        if mask is not None:
+            prob = prob * mask
+        mean = prob @ pts / prob.sum()
+        if np.abs(mean - target).max() < 1e-4:
+            break
+        worth = worth * (target / np.clip(mean, 1e-12, None)) ** 0.5
+        worth /= worth.sum()
+    return worth
+
+
+def simulate_rankings(
+    centers: np.ndarray,
+    sizes: Sequence[int],
+    rng: np.random.Generator | int | None = None,
+    max_rank: int = 3,
+    sharpness: float = 1.0,
+    within_cell: bool = True,
+) -> np.ndarray:
+    """Rank points of simulated complete rankings around given centres.
+
+    Each centre (a mean rank-points vector) gets a Plackett–Luce ranking model whose expected
+    rank points match the centre; ``sizes[j]`` rankings are drawn from model ``j``. With
+    ``within_cell`` (default) model ``j`` only produces rankings nearer to centre ``j`` than
+    to any other centre (and is fitted so that this truncated model has mean ``centers[j]``),
+    so the centres are a k-means solution of the population, as the published centres of a
+    k-means study are. Without it the types overlap. ``sharpness`` raises the fitted worths to
+    that power after fitting (> 1: less noise, < 1: more noise).
+
+    Rows come in blocks: the planted type of row ``i`` is
+    ``np.repeat(np.arange(len(sizes)), sizes)[i]``.
+    """
+    rng = np.random.default_rng(rng)
+    centers = np.atleast_2d(np.asarray(centers, dtype=float))
+    n_items = centers.shape[1]
+    orders = _all_orders(n_items, max_rank)
+    pts = _order_points(orders, n_items, max_rank)
+    cell = ((pts[:, None, :] - centers[None]) ** 2).sum(axis=2).argmin(axis=1)
+    blocks = []
+    for j, (center, size) in enumerate(zip(centers, sizes, strict=True)):
+        mask = (cell == j) if within_cell else None
+        if mask is not None and not mask.any():
+            mask = None
+        worth = _fit_plackett_luce(center, orders, pts, mask) ** sharpness
+        prob = _plackett_luce_probs(worth / worth.sum(), orders)
+        if mask is not None:
+            prob = prob * mask
+        draws = rng.choice(len(orders), size=int(size), p=prob / prob.sum())
+        blocks.append(pts[draws])
+    return np.concatenate(blocks, axis=0) if blocks else np.zeros((0, n_items))
+
+
+# ------------------------------------------------------------------------------- patterns
+def count_patterns(
+    X: np.ndarray, sample_weight: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct rows of ``X`` with their row counts and summed weights.
+
+    Returns ``(patterns (u, d), counts (u,), weights (u,), inverse (n,))`` with patterns in
+    lexicographic order (so the result does not depend on row order). Small non-negative
+    integer data (rank points) is encoded as one integer key per row, which is much faster than
+    ``np.unique(axis=0)``."""
+    X = np.asarray(X, dtype=float)
+    n, d = X.shape
+    inverse: np.ndarray
+    if n and np.all(X == np.round(X)) and X.min() >= 0 and X.max() < 16:
+        base = int(X.max()) + 1
+        if base ** d < 2**62:
+            keys = X.astype(np.int64) @ (base ** np.arange(d - 1, -1, -1, dtype=np.int64))
+            ukeys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+            patterns = X[first]
+        else:  # pragma: no cover - very wide integer data
+            patterns, inverse = np.unique(X, axis=0, return_inverse=True)
+    else:
+        patterns, inverse = np.unique(X, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    counts = np.bincount(inverse, minlength=len(patterns)).astype(float)
+    if sample_weight is None:
+        weights = counts.copy()
+    else:
+        weights = np.bincount(inverse, weights=sample_weight, minlength=len(patterns))
+    return patterns, counts, weights, inverse
+
+
+# ------------------------------------------------------------------------------- k-means core
+def _sq_dist(X: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """Squared distances between points X (u, d) and batched centres C (m, k, d): (m, u, k)."""
+    x2 = np.einsum("ud,ud->u", X, X)
+    c2 = np.einsum("mkd,mkd->mk", C, C)
+    d2 = x2[None, :, None] - 2.0 * np.matmul(X, C.transpose(0, 2, 1)) + c2[:, None, :]
+    return np.maximum(d2, 0.0)
+
+
+def _kmeanspp(X: np.ndarray, W: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Weighted k-means++ seeding for a batch: W (m, u) -> centres (m, k, d)."""
+    m, u = W.shape
+
+    def draw(prob: np.ndarray) -> np.ndarray:
+        cum = np.cumsum(prob, axis=1)
+        total = cum[:, -1]
+        # runs whose remaining probability mass is zero pick a positive-weight point
+        fallback = total <= 0
+        if fallback.any():
+            cum[fallback] = np.cumsum(W[fallback] > 0, axis=1)
+            total = cum[:, -1]
+        r = rng.random(m) * total
+        return np.minimum((cum <= r[:, None]).sum(axis=1), u - 1)
+
+    idx = draw(W)
+    C = np.empty((m, k, X.shape[1]))
+    C[:, 0] = X[idx]
+    closest = ((X[None, :, :] - C[:, :1, :]) ** 2).sum(axis=2)
+    for j in range(1, k):
+        idx = draw(W * closest)
+        C[:, j] = X[idx]
+        closest = np.minimum(closest, ((X[None, :, :] - X[idx][:, None, :]) ** 2).sum(axis=2))
+    return C
+
+
+def _lloyd(
+    X: np.ndarray,
+    W: np.ndarray,
+    C: np.ndarray,
+    max_iter: int,
+    groups: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Batched weighted Lloyd iterations until the assignment no longer changes.
+
+    X (u, d), W (m, u), C (m, k, d) -> centres (m, k, d), labels (m, u), inertia (m,).
+    Only runs whose assignment still changes are iterated (active set). With ``groups`` (m,)
+    (runs of the same weights share a group), a run that reaches the same assignment as an
+    earlier run of its group is a duplicate and is frozen: from there it would repeat that
+    run exactly, and its frozen inertia is never below the one the other run ends with, so the
+    best run per group is unchanged."""
+    m, u = W.shape
+    k = C.shape[1]
+    C = C.copy()
+    labels = np.full((m, u), -1, dtype=np.int64)
+    active = np.arange(m)
+    ks = np.arange(k)
+    probe = np.random.default_rng(12345).random(u)
+    for _ in range(max_iter):
+        Ca, Wa = C[active], W[active]
+        c2 = np.einsum("mkd,mkd->mk", Ca, Ca)
+        lab = (c2[:, None, :] - 2.0 * np.matmul(X, Ca.transpose(0, 2, 1))).argmin(axis=2)
+        onehot = (lab[:, :, None] == ks) * Wa[:, :, None]  # (a, u, k)
+        mass = onehot.sum(axis=1)  # (a, k)
+        sums = np.matmul(onehot.transpose(0, 2, 1), X)  # (a, k, d)
+        empty = mass <= 0
+        newC = np.where(empty[:, :, None], Ca, sums / np.where(empty, 1.0, mass)[:, :, None])
+        keep = (lab != labels[active]).any(axis=1)
+        labels[active] = lab
+        C[active] = newC
+        if groups is not None and keep.sum() > 1:
+            fingerprint = lab @ probe
+            key = np.stack([groups[active], fingerprint], axis=1)
+            _, first = np.unique(key, axis=0, return_index=True)
+            unique = np.zeros(len(active), dtype=bool)
+            unique[first] = True
+            keep &= unique
+        active = active[keep]
+        if not len(active):
+            break
+    d2 = _sq_dist(X, C)
+    labels = d2.argmin(axis=2)
+    inertia = (np.take_along_axis(d2, labels[:, :, None], axis=2)[:, :, 0] * W).sum(axis=1)
+    return C, labels, inertia
+
+
+def _ward_centers(X: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """Centres of the k-cluster cut of weighted Ward clustering of the points X (u, d).
+
+    Each distinct pattern starts as a cluster of size ``w`` (this equals Ward on the rows,
+    where identical rows merge first at no cost). Merge cost of clusters a, b:
+    ``w_a w_b / (w_a + w_b) * ||c_a - c_b||^2`` (increase of the within-cluster sum of
+    squares)."""
+    keep = w > 0
+    cent = X[keep].astype(float).copy()
+    size = w[keep].astype(float).copy()
+    n = len(cent)
+    if n <= k:
+        return np.vstack([cent, np.repeat(cent[:1], k - n, axis=0)])
+    alive = np.ones(n, dtype=bool)
+    sq = ((cent[:, None, :] - cent[None, :, :]) ** 2).sum(axis=2)
+    cost = size[:, None] * size[None, :] / (size[:, None] + size[None, :]) * sq
+    np.fill_diagonal(cost, np.inf)
+    for _ in range(n - k):
+        a, b = divmod(int(np.argmin(cost)), n)
+        total = size[a] + size[b]
+        cent[a] = (size[a] * cent[a] + size[b] * cent[b]) / total
+        size[a] = total
+        alive[b] = False
+        cost[b, :] = np.inf
+        cost[:, b] = np.inf
+        row = size * size[a] / (size + size[a]) * ((cent - cent[a]) ** 2).sum(axis=1)
+        row[~alive] = np.inf
+        row[a] = np.inf
+        cost[a, :] = row
+        cost[:, a] = row
+    return cent[alive]
+
+
+def weighted_kmeans(
+    X: np.ndarray,
+    W: np.ndarray,
+    k: int,
+    n_init: int,
+    rng: np.random.Generator,
+    max_iter: int = 300,
+    start_centers: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Best of several weighted k-means runs for each row of weights ``W`` (b, u).
+
+    Runs ``n_init`` k-means++ restarts per weight row, plus a run from each of
+    ``start_centers`` (s, k, d) if given, all in one batch. Returns the best run per weight
+    row: centres (b, k, d), labels (b, u), inertia (b,), and how many runs reached the best
+    inertia (b,)."""
+    W = np.atleast_2d(W)
+    b, u = W.shape
+    inits = []
+    if n_init:
+        inits.append(_kmeanspp(X, np.repeat(W, n_init, axis=0), k, rng).reshape(b, n_init, k, -1))
+    if start_centers is not None and len(start_centers):
+        sc = np.broadcast_to(start_centers, (b, *start_centers.shape))
+        inits.append(sc)
+    C0 = np.concatenate(inits, axis=1)  # (b, r, k, d)
+    r = C0.shape[1]
+    C, labels, inertia = _lloyd(
+        X, np.repeat(W, r, axis=0), C0.reshape(b * r, k, -1), max_iter, np.repeat(np.arange(b), r)
+    )
+    inertia = inertia.reshape(b, r)
+    best = inertia.argmin(axis=1)
+    best_val = inertia[np.arange(b), best]
+    n_best = (inertia <= best_val[:, None] + 1e-9 * np.maximum(1.0, best_val[:, None])).sum(axis=1)
+    pick = np.arange(b) * r + best
+    return C[pick], labels[pick], best_val, n_best
+
+
+# ------------------------------------------------------------------------------- ARI / Jaccard
+def _contingency(a: np.ndarray, bl: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """Weighted contingency tables for batches: a (u,), bl (b, u), w (b, u) -> (b, k, k)."""
+    b = len(bl)
+    flat = (np.arange(b)[:, None] * k * k + a[None, :] * k + bl).ravel()
+    return np.bincount(flat, weights=w.ravel(), minlength=b * k * k).reshape(b, k, k)
+
+
+def _ari_from_tables(tab: np.ndarray) -> np.ndarray:
+    def comb2(x: np.ndarray) -> np.ndarray:
+        return x * (x - 1) / 2.0
+
+    n = tab.sum(axis=(1, 2))
+    sum_ij = comb2(tab).sum(axis=(1, 2))
+    sum_a = comb2(tab.sum(axis=2)).sum(axis=1)
+    sum_b = comb2(tab.sum(axis=1)).sum(axis=1)
+    expected = sum_a * sum_b / comb2(n)
+    max_index = (sum_a + sum_b) / 2.0
+    denom = max_index - expected
+    return np.where(denom == 0, 1.0, (sum_ij - expected) / np.where(denom == 0, 1.0, denom))
+
+
+def bootstrap_agreement(
+    original: np.ndarray, boot_labels: np.ndarray, counts: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Jaccard per original cluster and ARI for each bootstrap replicate.
+
+    ``original`` (u,) labels of the distinct patterns, ``boot_labels`` (b, u) their labels in
+    each refit and ``counts`` (b, u) how often each pattern was drawn. As in
+    ``fpc::clusterboot``, both are compared on the original points in the resample (with
+    multiplicity); the Jaccard of an original cluster is its maximum over the refit's clusters.
+    Returns (jaccard (b, k) with NaN where the cluster is absent from the resample, ari (b,))."""
+    tab = _contingency(original, boot_labels, counts, k)  # (b, k_orig, k_boot)
+    size_a = tab.sum(axis=2)
+    size_b = tab.sum(axis=1)
+    union = size_a[:, :, None] + size_b[:, None, :] - tab
+    with np.errstate(invalid="ignore", divide="ignore"):
+        jac = np.where(union > 0, tab / union, 0.0).max(axis=2)
+    jac = np.where(size_a > 0, jac, np.nan)
+    return jac, _ari_from_tables(tab)
+
+
+# ------------------------------------------------------------------------------- results
+@dataclass
+class StabilityResult:
+    """Bootstrap stability of a fitted typology (see :meth:`Typology.stability`)."""
+
+    type_ids: list[str]
+    jaccard: np.ndarray  # (B, k)
+    ari: np.ndarray  # (B,)
+    threshold: float = 0.75
+
+    @property
+    def jaccard_mean(self) -> np.ndarray:
+        return np.nanmean(self.jaccard, axis=0)
+
+    @property
+    def unstable(self) -> list[str]:
+        """Type ids whose mean Jaccard is below the threshold."""
+        return [
+            tid for tid, j in zip(self.type_ids, self.jaccard_mean, strict=True) if j < self.threshold
+        ]
+
+    def per_type(self, lang: str | None = None) -> pl.DataFrame:
+        """One row per type: mean/sd/5 % quantile of Jaccard, and the unstable flag."""
+        return pl.DataFrame(
+            {
+                "type": self.type_ids,
+                "label": [type_label(tid, lang) for tid in self.type_ids],
+                "jaccard_mean": self.jaccard_mean,
+                "jaccard_sd": np.nanstd(self.jaccard, axis=0, ddof=1),
+                "jaccard_q05": np.nanquantile(self.jaccard, 0.05, axis=0),
+                "unstable": [bool(j < self.threshold) for j in self.jaccard_mean],
+            }
+        )
+
+    def ari_summary(self) -> dict[str, float]:
+        """Mean, standard deviation and 5/50/95 % quantiles of the adjusted Rand index."""
+        q05, q50, q95 = np.quantile(self.ari, [0.05, 0.5, 0.95])
+        return {
+            "mean": float(self.ari.mean()),
+            "sd": float(self.ari.std(ddof=1)) if len(self.ari) > 1 else 0.0,
+            "q05": float(q05),
+            "median": float(q50),
+            "q95": float(q95),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_bootstrap": len(self.ari),
+            "threshold": self.threshold,
+            "types": self.per_type().to_dicts(),
+            "ari": self.ari_summary(),
+        }
+
+
+@dataclass
+class KChoice:
+    """Model-choice diagnostics for k = 2..8 (see :func:`choose_k`)."""
+
+    table: pl.DataFrame
+    recommended_k: int
+    reason_code: str
+    reason_args: dict[str, Any] = field(default_factory=dict)
+
+    def reason(self, lang: str | None = None) -> str:
+        return t(f"typology.k_reason_{self.reason_code}", lang=lang, **self.reason_args)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table.to_dicts(),
+            "recommended_k": self.recommended_k,
+            "reason_code": self.reason_code,
+            "reason_de": self.reason("de"),
+            "reason_en": self.reason("en"),
+        }
+
+
+# ------------------------------------------------------------------------------- estimator
+def _is_frame(data: Any) -> bool:
+    return isinstance(data, pl.DataFrame) or (
+        hasattr(data, "columns") and hasattr(data, "to_numpy") and hasattr(data, "iloc")
+    )
+
+
+class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
+    """Rank-based k-means typology with naming, mixed membership, model choice and stability.
+
+    Parameters
+    ----------
+    n_clusters : number of types (k).
+    n_init : k-means++ restarts (all run as one vectorised batch on the distinct patterns).
+    init : ``"k-means++"`` or ``"ward"`` (one extra start from the k-cluster cut of weighted
+        Ward clustering, in addition to ``n_init`` k-means++ restarts; the best inertia wins).
+    max_iter : maximum Lloyd iterations per run.
+    random_state : seed (int) or None; the same seed gives the same result.
+    reference : ``"study"`` (Table 1 centres), a CSV path in the same format, or None (no
+        naming: every cluster is a new type ``neu_<i>``).
+    max_reference_distance : largest Euclidean distance (rank points) between a fitted centre
+        and its matched reference centre for the cluster to take the reference name; None =
+        half the smallest distance between two reference centres (so a centre can be close to
+        at most one reference type).
+    mischform_threshold : a municipality is a Mischform when its highest type probability is
+        below this value.
+    n_bootstrap : default number of bootstrap refits in :meth:`stability`.
+    bootstrap_init : ``"warm"`` (each refit starts from every distinct local optimum found in
+        the original fit, plus ``n_bootstrap_restarts`` k-means++ restarts) or ``"k-means++"``
+        (``n_bootstrap_restarts`` k-means++ restarts only, like refitting from scratch).
+    n_bootstrap_restarts : k-means++ restarts per bootstrap refit.
+    stability_threshold : types with mean bootstrap Jaccard below this are flagged unstable.
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 4,
+        n_init: int = 100,
+        init: str = "k-means++",
+        max_iter: int = 300,
+        random_state: int | None = 0,
+        reference: str | Path | None = "study",
+        max_reference_distance: float | None = None,
+        mischform_threshold: float = 0.6,
+        n_bootstrap: int = 1000,
+        bootstrap_init: str = "warm",
+        n_bootstrap_restarts: int = 2,
+        stability_threshold: float = 0.75,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.n_init = n_init
+        self.init = init
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.reference = reference
+        self.max_reference_distance = max_reference_distance
+        self.mischform_threshold = mischform_threshold
+        self.n_bootstrap = n_bootstrap
+        self.bootstrap_init = bootstrap_init
+        self.n_bootstrap_restarts = n_bootstrap_restarts
+        self.stability_threshold = stability_threshold
+
+    # -- input -----------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        if not isinstance(self.n_clusters, int | np.integer) or self.n_clusters < 1:
+            raise TypologyDataError(
+                t("typology.bad_param", name="n_clusters", received=self.n_clusters, expected="int >= 1")
+            )
+        if not isinstance(self.n_init, int | np.integer) or self.n_init < 1:
+            raise TypologyDataError(
+                t("typology.bad_param", name="n_init", received=self.n_init, expected="int >= 1")
+            )
+        if self.init not in ("k-means++", "ward"):
+            raise TypologyDataError(
+                t("typology.bad_param", name="init", received=self.init, expected="k-means++, ward")
+            )
+        if self.bootstrap_init not in ("warm", "k-means++"):
+            raise TypologyDataError(
+                t(
+                    "typology.bad_param",
+                    name="bootstrap_init",
+                    received=self.bootstrap_init,
+                    expected="warm, k-means++",
+                )
+            )
+
+    def _points(self, data: Any, reset: bool) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+        """(points, typable, reason) from a canonical frame or a points array."""
+        if _is_frame(data):
+            points, typable, reason = goal_points(data)
+            if reset:
+                self.n_features_in_ = points.shape[1]
+            elif points.shape[1] != self.n_features_in_:
+                raise TypologyDataError(
+                    t(
+                        "typology.bad_shape",
+                        received=str(points.shape),
+                        expected=f"(n, {self.n_features_in_})",
+                    )
+                )
+            return points, typable, reason
+        X = validate_data(self, data, reset=reset, dtype=np.float64, ensure_min_samples=1)
+        return X, np.ones(len(X), dtype=bool), [None] * len(X)
+
+    # -- fitting ---------------------------------------------------------------------------
+    def fit(self, data: Any, y: Any = None, sample_weight: Any = None) -> Typology:
+        """Fit on the canonical data frame (rank columns of the typology question) or on an
+        array of rank points (n, n_goals). ``sample_weight``: optional case weights per row."""
+        self._check_params()
+        points, typable, reason = self._points(data, reset=True)
+        n_rows = len(points)
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=float).reshape(-1)
+            if len(sample_weight) != n_rows or not np.all(np.isfinite(sample_weight)) or (
+                sample_weight < 0
+            ).any():
+                raise TypologyDataError(
+                    t("typology.bad_weights", received=len(sample_weight), expected=n_rows)
+                )
+            typable = typable & (sample_weight > 0)
+        X = points[typable]
+        w = None if sample_weight is None else sample_weight[typable]
+        k = int(self.n_clusters)
+        if len(X) < k:
+            raise TypologyDataError(t("typology.too_few_typable", received=len(X), expected=k))
+        patterns, counts, weights, inverse = count_patterns(X, w)
+        if len(patterns) < k:
+            raise TypologyDataError(
+                t("typology.too_few_patterns", received=len(patterns), expected=k)
+            )
+        self._fit_patterns(patterns, counts, weights)
+        labels = np.full(n_rows, -1, dtype=np.int64)
+        labels[typable] = self.pattern_labels_[inverse]
+        self.labels_ = labels
+        self.typable_ = typable
+        self.not_typed_reason_ = [
+            r if r is not None else (None if ok else "zero_weight")
+            for r, ok in zip(reason, typable, strict=True)
+        ]
+        return self
+
+    def _fit_patterns(self, patterns: np.ndarray, counts: np.ndarray, weights: np.ndarray) -> None:
+        rng = np.random.default_rng(self.random_state)
+        k = int(self.n_clusters)
+        start = None
+        if self.init == "ward":
+            start = _ward_centers(patterns, weights, k)[None]
+        C, labels, inertia, n_best = weighted_kmeans(
+            patterns, weights[None], k, int(self.n_init), rng, int(self.max_iter), start
+        )
+        centers, pat_labels = C[0], labels[0]
+        self.local_optima_ = self._local_optima(patterns, weights, k, rng)
+        # naming and canonical order
+        type_ids, ref_dist = self._name_clusters(centers, weights, pat_labels)
+        order = self._canonical_order(type_ids, centers, weights, pat_labels)
+        remap = np.empty(k, dtype=np.int64)
+        remap[order] = np.arange(k)
+        self.cluster_centers_ = centers[order]
+        self.type_ids_ = [type_ids[i] for i in order]
+        self.reference_distance_ = np.array([ref_dist[i] for i in order])
+        self.pattern_labels_ = remap[pat_labels]
+        self.patterns_ = patterns
+        self.pattern_counts_ = counts
+        self.pattern_weights_ = weights
+        mass = np.bincount(self.pattern_labels_, weights=weights, minlength=k)
+        self.weights_ = mass / mass.sum()
+        self.cluster_sizes_ = mass
+        self.inertia_ = float(inertia[0])
+        self.n_best_restarts_ = int(n_best[0])
+        self.n_restarts_ = int(self.n_init) + (1 if start is not None else 0)
+        d = patterns.shape[1]
+        self.sigma2_ = max(self.inertia_ / (weights.sum() * d), 1e-6)
+        self.data_hash_ = _data_hash(patterns, weights)
+        self.n_patterns_ = len(patterns)
+        self.n_samples_fit_ = float(counts.sum())
+
+    def _local_optima(
+        self, patterns: np.ndarray, weights: np.ndarray, k: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Distinct converged solutions (centres) of ``n_init`` restarts, best first; used as
+        warm starts of bootstrap refits. At most 8 are kept."""
+        C0 = _kmeanspp(patterns, np.repeat(weights[None], int(self.n_init), axis=0), k, rng)
+        C, labels, inertia = _lloyd(
+            patterns, np.repeat(weights[None], len(C0), axis=0), C0, int(self.max_iter)
+        )
+        seen: dict[tuple, int] = {}
+        for i in np.argsort(inertia, kind="stable"):
+            # a partition up to label permutation: sort the label of each cluster's first point
+            relabel = {}
+            key = tuple(relabel.setdefault(int(lab), len(relabel)) for lab in labels[i])
+            seen.setdefault(key, int(i))
+            if len(seen) >= 8:
+                break
+        return C[list(seen.values())]
+
+    def _reference(self) -> tuple[list[str], np.ndarray] | None:
+        if self.reference is None:
+            return None
+        ref_ids, ref = load_reference(self.reference)
+        if ref.shape[1] != self.n_features_in_:
+            raise TypologyDataError(
+                t("typology.reference_dims", received=self.n_features_in_, expected=ref.shape[1])
+            )
+        return ref_ids, ref
+
+    def _max_reference_distance(self, ref: np.ndarray) -> float:
+        if self.max_reference_distance is not None:
+            return float(self.max_reference_distance)
+        if len(ref) < 2:
+            return math.inf
+        d = np.sqrt(((ref[:, None] - ref[None]) ** 2).sum(axis=2))
+        return float(d[np.triu_indices(len(ref), 1)].min() / 2)
+
+    def _name_clusters(
+        self, centers: np.ndarray, weights: np.ndarray, labels: np.ndarray
+    ) -> tuple[list[str | None], list[float]]:
+        k = len(centers)
+        names: list[str | None] = [None] * k
+        dist = [math.nan] * k
+        reference = self._reference()
+        if reference is not None:
+            ref_ids, ref = reference
+            cost = np.sqrt(((centers[:, None] - ref[None]) ** 2).sum(axis=2))
+            rows, cols = linear_sum_assignment(cost)
+            limit = self._max_reference_distance(ref)
+            for r, c in zip(rows, cols, strict=True):
+                dist[r] = float(cost[r, c])
+                if cost[r, c] <= limit:
+                    names[r] = ref_ids[c]
+            for r in range(k):
+                if math.isnan(dist[r]):
+                    dist[r] = float(cost[r].min())
+        return names, dist
+
+    def _canonical_order(
+        self,
+        names: list[str | None],
+        centers: np.ndarray,
+        weights: np.ndarray,
+        labels: np.ndarray,
+    ) -> list[int]:
+        """Named clusters in reference order, then new types by size (desc), then centre."""
+        k = len(centers)
+        mass = np.bincount(labels, weights=weights, minlength=k)
+        ref_order: list[str] = []
+        reference = self._reference()
+        if reference is not None:
+            ref_order = reference[0]
+        named = sorted((i for i in range(k) if names[i]), key=lambda i: ref_order.index(names[i]))
+        new = sorted(
+            (i for i in range(k) if not names[i]), key=lambda i: (-mass[i], tuple(-centers[i]))
+        )
+        for n, i in enumerate(new, start=1):
+            names[i] = f"{NEW_TYPE_PREFIX}{n}"
+        return named + new
+
+    # -- applying --------------------------------------------------------------------------
+    def transform(self, data: Any) -> np.ndarray:
+        """Euclidean distance of each row to each centre (n, k); NaN rows for untypable rows
+        of a data frame."""
+        check_is_fitted(self)
+        points, typable, _ = self._points(data, reset=False)
+        out = np.full((len(points), len(self.cluster_centers_)), np.nan)
+        d2 = _sq_dist(points[typable], self.cluster_centers_[None])[0]
+        out[typable] = np.sqrt(d2)
+        return out
+
+    def predict(self, data: Any) -> np.ndarray:
+        """Index of the nearest centre (into ``type_ids_``); -1 for untypable rows."""
+        check_is_fitted(self)
+        points, typable, _ = self._points(data, reset=False)
+        labels = np.full(len(points), -1, dtype=np.int64)
+        if typable.any():
+            d2 = _sq_dist(points[typable], self.cluster_centers_[None])[0]
+            labels[typable] = d2.argmin(axis=1)
+        return labels
+
+    def fit_predict(self, data: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
+        return self.fit(data, sample_weight=sample_weight).labels_
+
+    def predict_proba(self, data: Any) -> np.ndarray:
+        """Type probabilities (n, k) from a spherical Gaussian mixture with the fitted centres,
+        equal mixing weights and the pooled within-cluster variance ``sigma2_``:
+        ``p_j ∝ exp(-||x - c_j||² / (2 sigma2_))``. Rows sum to 1; NaN rows for untypable
+        rows of a data frame. The most probable type is always the nearest centre."""
+        check_is_fitted(self)
+        points, typable, _ = self._points(data, reset=False)
+        out = np.full((len(points), len(self.cluster_centers_)), np.nan)
+        if typable.any():
+            d2 = _sq_dist(points[typable], self.cluster_centers_[None])[0]
+            logit = -d2 / (2.0 * self.sigma2_)
+            logit -= logit.max(axis=1, keepdims=True)
+            p = np.exp(logit)
+            out[typable] = p / p.sum(axis=1, keepdims=True)
+        return out
+
+    def mischform(self, data: Any) -> np.ndarray:
+        """True where no type reaches ``mischform_threshold`` probability (False if untypable)."""
+        p = self.predict_proba(data)
+        top = np.nanmax(np.where(np.isnan(p), -1.0, p), axis=1)
+        return (top >= 0) & (top < self.mischform_threshold)
+
+    def type_of(self, data: Any) -> list[str | None]:
+        """Type id per row (None for untypable rows)."""
+        return [self.type_ids_[i] if i >= 0 else None for i in self.predict(data)]
+
+    def assignments(self, data: Any, lang: str | None = None) -> pl.DataFrame:
+        """One row per input row: id (if the frame has the codebook's id column), ``type``,
+        ``label``, ``reason`` (why not typed), ``p_<type>`` per type, ``mischform``, and
+        ``distance_<type>``. Suitable for ``assignments.csv``."""
+        check_is_fitted(self)
+        _, typable, reason = self._points(data, reset=False)
+        labels = self.predict(data)
+        proba = self.predict_proba(data)
+        dist = self.transform(data)
+        cols: dict[str, Any] = {}
+        id_col = default_codebook().id_column
+        if _is_frame(data) and id_col in data.columns:
+            cols[id_col] = list(data[id_col])
+        types = [self.type_ids_[i] if i >= 0 else None for i in labels]
+        cols["type"] = types
+        cols["label"] = [type_label(tid, lang) for tid in types]
+        cols["reason"] = reason
+        for j, tid in enumerate(self.type_ids_):
+            cols[f"p_{tid}"] = proba[:, j]
+        top = np.nanmax(np.where(np.isnan(proba), -1.0, proba), axis=1)
+        cols["mischform"] = [bool(0 <= p < self.mischform_threshold) for p in top]
+        for j, tid in enumerate(self.type_ids_):
+            cols[f"distance_{tid}"] = dist[:, j]
+        out = pl.DataFrame(cols, strict=False)
+        return out.with_columns(pl.col(c).fill_nan(None) for c in out.columns if c.startswith(("p_", "distance_")))
+
+    def centers_frame(self, lang: str | None = None) -> pl.DataFrame:
+        """Centres as a table: one row per goal option, one column per type id."""
+        check_is_fitted(self)
+        question = _goal_question(None)
+        features = [o.id for o in question.options]
+        if len(features) != self.n_features_in_:
+            features = [f"x{i}" for i in range(self.n_features_in_)]
+        data: dict[str, Any] = {"option_id": features}
+        for j, tid in enumerate(self.type_ids_):
+            data[tid] = self.cluster_centers_[j]
+        return pl.DataFrame(data)
+
+    # -- stability -------------------------------------------------------------------------
+    def stability(
+        self,
+        n_bootstrap: int | None = None,
+        random_state: int | None = None,
+        resample_counts: np.ndarray | None = None,
+    ) -> StabilityResult:
+        """Bootstrap stability of the fitted clustering.
+
+        Draws ``n_bootstrap`` resamples of the typable rows (a multinomial over the distinct
+        patterns with probabilities proportional to their row counts, which is the same as
+        drawing rows with replacement), refits k-means on each and compares with the original
+        clusters on the original points in the resample: per-type Jaccard (maximum over refit
+        clusters, as ``fpc::clusterboot``) and the adjusted Rand index. ``resample_counts``
+        (B, n_patterns) gives explicit resamples instead. Case weights: a drawn row carries its
+        pattern's mean case weight."""
+        check_is_fitted(self)
+        k = len(self.cluster_centers_)
+        counts = self.pattern_counts_
+        if resample_counts is None:
+            B = int(n_bootstrap if n_bootstrap is not None else self.n_bootstrap)
+            rng = np.random.default_rng(
+                self.random_state if random_state is None else random_state
+            )
+            resample_counts = rng.multinomial(int(counts.sum()), counts / counts.sum(), size=B)
+        else:
+            resample_counts = np.asarray(resample_counts, dtype=float)
+            rng = np.random.default_rng(
+                self.random_state if random_state is None else random_state
+            )
+            if resample_counts.ndim != 2 or resample_counts.shape[1] != len(counts):
+                raise TypologyDataError(
+                    t(
+                        "typology.bad_shape",
+                        received=str(resample_counts.shape),
+                        expected=f"(B, {len(counts)})",
+                    )
+                )
+        resample_counts = resample_counts.astype(float)
+        mean_w = self.pattern_weights_ / np.where(counts > 0, counts, 1.0)
+        W = resample_counts * mean_w[None]
+        start = self.local_optima_ if self.bootstrap_init == "warm" else None
+        labels = np.empty(W.shape, dtype=np.int64)
+        chunk = 250  # bounds memory: chunk * restarts * patterns * k
+        for s in range(0, len(W), chunk):
+            _, lab, _, _ = weighted_kmeans(
+                self.patterns_,
+                W[s : s + chunk],
+                k,
+                int(self.n_bootstrap_restarts),
+                rng,
+                int(self.max_iter),
+                start,
+            )
+            labels[s : s + chunk] = lab
+        jac, ari = bootstrap_agreement(self.pattern_labels_, labels, resample_counts, k)
+        return StabilityResult(list(self.type_ids_), jac, ari, float(self.stability_threshold))
+
+    # -- persistence -----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted model as a JSON-serialisable dict (centres, type ids, names, scales,
+        version, data hash, parameters)."""
+        check_is_fitted(self)
+        from kommunaltypen import __version__
+
+        question = _goal_question(None)
+        features = [o.id for o in question.options]
+        if len(features) != self.n_features_in_:
+            features = [f"x{i}" for i in range(self.n_features_in_)]
+        max_rank = int(question.max_rank or 3)
+        params = {
+            key: (str(val) if isinstance(val, Path) else val)
+            for key, val in self.get_params().items()
+        }
+        return {
+            "format": MODEL_FORMAT,
+            "format_version": MODEL_FORMAT_VERSION,
+            "kommunaltypen_version": __version__,
+            "features": features,
+            "scale": {
+                "points_for_rank": {str(r): max_rank + 1 - r for r in range(1, max_rank + 1)},
+                "not_ranked": 0,
+            },
+            "type_ids": list(self.type_ids_),
+            "names": {
+                tid: {"de": type_label(tid, "de"), "en": type_label(tid, "en")}
+                for tid in self.type_ids_
+            },
+            "centers": np.round(self.cluster_centers_, 10).tolist(),
+            "weights": self.weights_.tolist(),
+            "cluster_sizes": self.cluster_sizes_.tolist(),
+            "sigma2": self.sigma2_,
+            "reference_distance": [
+                None if math.isnan(d) else d for d in self.reference_distance_.tolist()
+            ],
+            "inertia": self.inertia_,
+            "n_best_restarts": self.n_best_restarts_,
+            "n_restarts": self.n_restarts_,
+            "n_patterns": self.n_patterns_,
+            "n_samples_fit": self.n_samples_fit_,
+            "data_hash": self.data_hash_,
+            "params": params,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        try:
+            path.write_text(self.to_json() + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise TypologyError(t("typology.model_unwritable", path=str(path), error=exc)) from exc
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], origin: str = "model") -> Typology:
+        """Rebuild a fitted (apply-only) model from :meth:`to_dict` output."""
+        required = ("format", "format_version", "type_ids", "centers", "sigma2", "params")
+        missing = [key for key in required if key not in data] if isinstance(data, dict) else list(required)
+        if missing or data.get("format") != MODEL_FORMAT:
+            raise TypologyError(
+                t("typology.model_invalid", origin=origin, missing=", ".join(missing) or "format")
+            )
+        if int(data["format_version"]) > MODEL_FORMAT_VERSION:
+            raise TypologyError(
+                t(
+                    "typology.model_version",
+                    origin=origin,
+                    received=data["format_version"],
+                    expected=MODEL_FORMAT_VERSION,
+                )
+            )
+        valid = cls().get_params()
+        model = cls(**{k: v for k, v in data["params"].items() if k in valid})
+        centers = np.asarray(data["centers"], dtype=float)
+        if centers.ndim != 2 or len(centers) != len(data["type_ids"]):
+            raise TypologyError(
+                t("typology.model_invalid", origin=origin, missing="centers/type_ids")
+            )
+        model.cluster_centers_ = centers
+        model.n_features_in_ = centers.shape[1]
+        model.type_ids_ = list(data["type_ids"])
+        model.sigma2_ = float(data["sigma2"])
+        k = len(centers)
+        model.weights_ = np.asarray(data.get("weights", [1.0 / k] * k), dtype=float)
+        model.cluster_sizes_ = np.asarray(data.get("cluster_sizes", model.weights_), dtype=float)
+        model.reference_distance_ = np.array(
+            [math.nan if d is None else d for d in data.get("reference_distance", [None] * k)],
+            dtype=float,
+        )
+        model.inertia_ = float(data.get("inertia", math.nan))
+        model.n_best_restarts_ = int(data.get("n_best_restarts", 0))
+        model.n_restarts_ = int(data.get("n_restarts", 0))
+        model.n_patterns_ = int(data.get("n_patterns", 0))
+        model.n_samples_fit_ = float(data.get("n_samples_fit", 0))
+        model.data_hash_ = str(data.get("data_hash", ""))
+        return model
+
+    @classmethod
+    def load(cls, path: str | Path) -> Typology:
+        """Load a model saved with :meth:`save`."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise TypologyError(t("typology.model_unreadable", path=str(path), error=exc)) from exc
+        return cls.from_dict(data, origin=str(path))
+
+    @classmethod
+    def from_reference(
+        cls,
+        reference: str | Path = "study",
+        sizes: Sequence[float] | None = None,
+        **params: Any,
+    ) -> Typology:
+        """A fitted model made directly from reference centres (default: the study's Table 1),
+        for classifying without data. ``sizes`` default to the study's type sizes.
+
+        The pooled variance follows from the centres alone: every complete ranking has the
+        same squared norm ``s = 3² + 2² + 1²``, so a type's mean squared distance to its centre
+        is ``s - ||c||²``; ``sigma2_`` is the size-weighted mean of that over the types,
+        divided by the number of goals."""
+        ref_ids, ref = load_reference(reference)
+        if sizes is None:
+            study_n = {row["id"]: float(row["study_n"]) for row in type_table()}
+            sizes = [study_n.get(tid, 1.0) for tid in ref_ids]
+        sizes_arr = np.asarray(sizes, dtype=float)
+        question = _goal_question(None)
+        max_rank = int(question.max_rank or 3)
+        norm2 = float(sum(r * r for r in range(1, max_rank + 1)))
+        within = np.clip(norm2 - (ref**2).sum(axis=1), 1e-6, None)
+        model = cls(n_clusters=len(ref_ids), reference=reference, **params)
+        model.cluster_centers_ = ref.copy()
+        model.n_features_in_ = ref.shape[1]
+        model.type_ids_ = list(ref_ids)
+        model.weights_ = sizes_arr / sizes_arr.sum()
+        model.cluster_sizes_ = sizes_arr
+        model.sigma2_ = float((sizes_arr * within).sum() / sizes_arr.sum() / ref.shape[1])
+        model.reference_distance_ = np.zeros(len(ref_ids))
+        model.inertia_ = float((sizes_arr * within).sum())
+        model.n_best_restarts_ = 0
+        model.n_restarts_ = 0
+        model.n_patterns_ = 0
+        model.n_samples_fit_ = float(sizes_arr.sum())
+        model.data_hash_ = "reference:" + hashlib.sha256(ref.tobytes()).hexdigest()[:16]
+        return model
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _data_hash(patterns: np.ndarray, weights: np.ndarray) -> str:
+    """SHA-256 of the (sorted) distinct patterns and their weights: independent of row order
+    and of how the weights are split over identical rows."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(np.round(patterns, 12)).tobytes())
+    h.update(np.ascontiguousarray(np.round(weights / weights.sum(), 12)).tobytes())
+    return "sha256:" + h.hexdigest()[:32]
+
+
+# ------------------------------------------------------------------------------- choosing k
+def _weighted_silhouette(X: np.ndarray, w: np.ndarray, labels: np.ndarray, k: int) -> float:
+    """Silhouette of the rows represented by distinct points ``X`` with counts ``w``.
+
+    Exactly the row-level silhouette when ``w`` are integer counts: a point's own-cluster mean
+    distance excludes itself (denominator ``W_c - 1``); clusters of one row score 0."""
+    dist = np.sqrt(np.maximum(_sq_dist(X, X[None])[0], 0.0))  # (u, u)
+    onehot = (labels[:, None] == np.arange(k)) * w[:, None]  # (u, k)
+    sums = dist @ onehot  # (u, k): weighted distance sum to each cluster
+    mass = onehot.sum(axis=0)
+    own = labels
+    own_mass = mass[own] - 1.0
+    a = np.where(own_mass > 0, sums[np.arange(len(X)), own] / np.where(own_mass > 0, own_mass, 1), 0)
+    other = np.where(np.arange(k)[None] == own[:, None], np.inf, sums / np.where(mass > 0, mass, np.inf))
+    other = np.where(mass[None] > 0, other, np.inf)
+    b = other.min(axis=1)
+    s = np.where((own_mass > 0) & np.isfinite(b), (b - a) / np.maximum(np.maximum(a, b), 1e-12), 0)
+    return float((s * w).sum() / w.sum())
+
+
+def _calinski_harabasz(
+    X: np.ndarray, w: np.ndarray, labels: np.ndarray, centers: np.ndarray, wss: float
+) -> float:
+    n = w.sum()
+    k = len(centers)
+    mean = (X * w[:, None]).sum(axis=0) / n
+    mass = np.bincount(labels, weights=w, minlength=k)
+    bss = float((mass * ((centers - mean) ** 2).sum(axis=1)).sum())
+    if wss <= 0 or n <= k:
+        return math.inf
+    return bss / (k - 1) / (wss / (n - k))
+
+
+def choose_k(
+    data: Any,
+    k_values: Sequence[int] = range(2, 9),
+    n_references: int = 20,
+    n_init: int = 20,
+    random_state: int | None = 0,
+    sample_weight: Any = None,
+) -> KChoice:
+    """Diagnostics for choosing the number of types.
+
+    For each k: within-cluster sum of squares (WSS), the silhouette (row-level, computed
+    exactly on the distinct patterns with counts as weights), Calinski–Harabasz and the gap
+    statistic (Tibshirani et al. 2001) with ``n_references`` reference data sets of the same
+    size drawn from the "no types" model: Plackett–Luce rankings whose goal worths reproduce
+    the observed mean rank points of all typable rows (the per-goal marginals are kept, any
+    grouping is removed; a uniform box would produce vectors that are no rankings).
+
+    Recommendation: the smallest k with Gap(k) >= Gap(k+1) - s(k+1) (Tibshirani's rule); if no
+    k qualifies, the k with the highest silhouette."""
+    if _is_frame(data):
+        points, typable, _ = goal_points(data)
+    else:
+        points = np.asarray(data, dtype=float)
+        typable = np.ones(len(points), dtype=bool)
+    X = points[typable]
+    w_rows = None if sample_weight is None else np.asarray(sample_weight, float)[typable]
+    patterns, counts, weights, _ = count_patterns(X, w_rows)
+    k_values = sorted(int(k) for k in k_values)
+    if len(patterns) < max(k_values):
+        raise TypologyDataError(
+            t("typology.too_few_patterns", received=len(patterns), expected=max(k_values))
+        )
+    rng = np.random.default_rng(random_state)
+    n_rows = int(round(counts.sum()))
+    mean_points = (patterns * weights[:, None]).sum(axis=0) / weights.sum()
+    refs = []
+    max_rank = int(round(patterns.max())) if patterns.size else 3
+    for _ in range(n_references):
+        sim = simulate_rankings(mean_points[None], [n_rows], rng, max_rank=max(1, max_rank))
+        rp, _, rw, _ = count_patterns(sim)
+        refs.append((rp, rw))
+    rows = []
+    for k in k_values:
+        C, labels, inertia, _ = weighted_kmeans(patterns, weights[None], k, n_init, rng)
+        wss = float(inertia[0])
+        sil = _weighted_silhouette(patterns, weights, labels[0], k)
+        ch = _calinski_harabasz(patterns, weights, labels[0], C[0], wss)
+        ref_logw = []
+        for rp, rw in refs:
+            if len(rp) < k:
+                continue
+            _, _, rin, _ = weighted_kmeans(rp, rw[None], k, max(5, n_init // 4), rng)
+            ref_logw.append(math.log(max(float(rin[0]), 1e-12)))
+        ref_arr = np.array(ref_logw)
+        gap = float(ref_arr.mean() - math.log(max(wss, 1e-12)))
+        sd = float(ref_arr.std()) * math.sqrt(1 + 1 / len(ref_arr))
+        rows.append(
+            {"k": k, "wss": wss, "silhouette": sil, "calinski_harabasz": ch, "gap": gap, "gap_se": sd}
+        )
+    table = pl.DataFrame(rows)
+    gap = table["gap"].to_list()
+    se = table["gap_se"].to_list()
+    for i in range(len(k_values) - 1):
+        if gap[i] >= gap[i + 1] - se[i + 1]:
+            return KChoice(
+                table,
+                k_values[i],
+                "gap",
+                {"k": k_values[i], "gap": round(gap[i], 3), "next": round(gap[i + 1] - se[i + 1], 3)},
+            )
+    best = int(np.argmax(table["silhouette"].to_numpy()))
+    return KChoice(
+        table,
+        k_values[best],
+        "silhouette",
+        {"k": k_values[best], "silhouette": round(float(table["silhouette"][best]), 3)},
+    )

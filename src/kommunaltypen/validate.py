@@ -1,0 +1,686 @@
+"""Validation: a raw frame (any reader, optionally mapped) -> canonical data + report.
+
+Everything is vectorised: the parse step is one polars ``select`` (streamed for lazy CSV
+scans) that yields typed codebook columns plus one string column recording cell problems;
+every rule is a boolean polars expression over whole columns. Python loops only run over the
+(few) rows that have problems, to build :class:`Issue` records.
+
+Row numbers are counted as the user sees them: in CSV and XLSX files the header is row 1, so
+the first data record is row 2 (XLSX: the spreadsheet row); in SPSS files the case number.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from kommunaltypen.codebook import Codebook, Question, default_codebook
+from kommunaltypen.errors import InputFileError, KommunaltypenError
+from kommunaltypen.i18n import t
+from kommunaltypen.io import ROW_COLUMN, Meta, Progress, read_data
+from kommunaltypen.mapping import ERROR_COLUMN, RECORD_SEP, UNIT_SEP, Mapping, load_mapping
+
+Severity = Literal["error", "warning"]
+
+#: rule id -> severity; every rule has a message ``validate.rule.<id>``
+RULES: dict[str, Severity] = {
+    "not_a_number": "error",
+    "not_integer": "error",
+    "unknown_code": "error",
+    "out_of_range": "error",
+    "multiple_not_binary": "error",
+    "rank_out_of_range": "error",
+    "ranking_repeated": "error",
+    "ranking_gap": "error",
+    "ranking_too_many": "error",
+    "exclusive_with_others": "error",
+    "filter_not_asked": "error",
+    "missing_required": "error",
+    "duplicate_id": "error",
+    "unknown_columns": "warning",
+    "missing_columns": "warning",
+    "mapping_column_absent": "warning",
+    "reader_note": "warning",
+}
+
+INT_KINDS = ("single", "ordinal", "multiple", "ranking")
+_ROW = "__rownum__"
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem: a rejected cell/row (error) or a note on the file (warning)."""
+
+    severity: Severity
+    rule: str
+    file: str
+    row: int | None
+    column: str | None
+    value: str | None
+    expected: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of a validation: counts, issues and the fate of every row."""
+
+    source: str
+    format: str
+    rows_in: int
+    rows_accepted: int
+    rows_rejected: int
+    issues: list[Issue] = field(default_factory=list)
+    row_status: pl.DataFrame = field(default_factory=pl.DataFrame)
+    rejected_rows: pl.DataFrame = field(default_factory=pl.DataFrame)
+    meta: Meta | None = None
+
+    def __post_init__(self) -> None:
+        if self.rows_in != self.rows_accepted + self.rows_rejected:  # pragma: no cover
+            raise AssertionError("row counts do not balance")
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "warning"]
+
+    def counts_by_rule(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for issue in self.issues:
+            counts[issue.rule] = counts.get(issue.rule, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    # -- output ----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "format": self.format,
+            "rows_in": self.rows_in,
+            "rows_accepted": self.rows_accepted,
+            "rows_rejected": self.rows_rejected,
+            "counts_by_rule": self.counts_by_rule(),
+            "issues": [i.to_dict() for i in self.issues],
+            "meta": self.meta.to_dict() if self.meta else None,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2, default=str)
+
+    def write_json(self, path: str | Path) -> Path:
+        return _write(Path(path), lambda p: p.write_text(self.to_json(), encoding="utf-8"))
+
+    def write_rejected_csv(self, path: str | Path) -> Path:
+        """Every rejected row (row number, id, reasons, the parsed values) as UTF-8 CSV."""
+        return _write(Path(path), lambda p: self.rejected_rows.write_csv(p))
+
+    def to_rich(self, max_issues: int = 30) -> Any:
+        """A rich renderable: summary, issues (first ``max_issues``), counts per rule."""
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        summary = Table(title=t("validate.report_title", file=self.source), show_header=False)
+        summary.add_column()
+        summary.add_column(justify="right")
+        summary.add_row(t("validate.rows_in"), str(self.rows_in))
+        summary.add_row(t("validate.rows_accepted"), f"[green]{self.rows_accepted}[/]")
+        summary.add_row(t("validate.rows_rejected"), f"[red]{self.rows_rejected}[/]")
+        parts: list[Any] = [summary]
+        warnings = self.warnings
+        if warnings:
+            parts.append(Text(t("validate.warnings_heading"), style="bold yellow"))
+            parts.extend(Text(f"• {w.message}", style="yellow") for w in warnings)
+        errors = self.errors
+        if errors:
+            table = Table(title=t("validate.issues_heading"))
+            for key in ("col_row", "col_column", "col_value", "col_message"):
+                table.add_column(t(f"validate.{key}"), overflow="fold")
+            for issue in errors[:max_issues]:
+                table.add_row(
+                    str(issue.row if issue.row is not None else "–"),
+                    issue.column or "–",
+                    issue.value if issue.value is not None else "–",
+                    issue.message,
+                )
+            parts.append(table)
+            if len(errors) > max_issues:
+                parts.append(Text(t("validate.more_issues", count=len(errors) - max_issues)))
+            by_rule = Table(title=t("validate.by_rule_heading"))
+            by_rule.add_column(t("validate.col_rule"))
+            by_rule.add_column(t("validate.col_count"), justify="right")
+            for rule, count in self.counts_by_rule().items():
+                if RULES.get(rule) == "error":
+                    by_rule.add_row(rule, str(count))
+            parts.append(by_rule)
+        return Group(*parts)
+
+
+def _write(path: Path, writer: Callable[[Path], object]) -> Path:
+    try:
+        writer(path)
+    except OSError as exc:
+        raise InputFileError(t("validate.file_unwritable", file=path, error=exc)) from exc
+    return path
+
+
+# ------------------------------------------------------------------------------------------
+# entry points
+# ------------------------------------------------------------------------------------------
+def validate_file(
+    path: str | Path,
+    mapping: str | Path | Mapping | None = None,
+    codebook: Codebook | None = None,
+    format: str | None = None,
+    progress: Progress | None = None,
+) -> tuple[pl.DataFrame, ValidationReport]:
+    """Read ``path`` (format detected unless given, or taken from the mapping), apply the
+    mapping and validate. Fatal problems raise :class:`InputFileError` / ``MappingError``."""
+    cb = codebook or default_codebook()
+    mp = load_mapping(mapping) if isinstance(mapping, str | Path) else mapping
+    if mp is not None:
+        mp.check(cb)
+    fmt = format or (mp.format if mp else None)
+    data, meta = read_data(path, fmt, lazy=True, progress=progress)
+    return validate_frame(
+        data, source=str(path), codebook=cb, meta=meta, mapping=mp, progress=progress
+    )
+
+
+def validate_frame(
+    frame: pl.DataFrame | pl.LazyFrame | Any,
+    source: str = "<frame>",
+    codebook: Codebook | None = None,
+    *,
+    meta: Meta | None = None,
+    mapping: Mapping | None = None,
+    progress: Progress | None = None,
+) -> tuple[pl.DataFrame, ValidationReport]:
+    """Validate a raw frame (polars eager/lazy or pandas) against the codebook."""
+    cb = codebook or default_codebook()
+    meta = meta or Meta(source=source, format="frame")
+    if not isinstance(frame, pl.DataFrame | pl.LazyFrame):
+        try:
+            frame = pl.from_pandas(frame)
+        except Exception as exc:  # noqa: BLE001
+            raise InputFileError(t("validate.not_a_frame", value=type(frame).__name__)) from exc
+    _progress(progress, "parse", 0.0)
+    warnings: list[Issue] = [
+        _warning("reader_note", source, None, note, note) for note in meta.notes
+    ]
+    if mapping is not None:
+        frame, mwarn = mapping.apply(frame, cb)
+        for rule, column in mwarn:
+            msg = t("validate.rule.mapping_column_absent", column=column, file=mapping.source)
+            warnings.append(_warning(rule, source, column, column, msg))
+    names = list(frame.collect_schema().names())
+    helper = {ROW_COLUMN, ERROR_COLUMN}
+    if cb.id_column not in names:
+        raise InputFileError(
+            t(
+                "validate.no_id_column",
+                file=source,
+                expected=cb.id_column,
+                value=", ".join(n for n in names[:12] if n not in helper) or "–",
+            )
+        )
+    known = set(cb.columns)
+    unknown = [n for n in names if n not in known and n not in helper]
+    if unknown:
+        listed = ", ".join(unknown)
+        warnings.append(
+            _warning(
+                "unknown_columns",
+                source,
+                listed,
+                listed,
+                t("validate.rule.unknown_columns", count=len(unknown), columns=listed),
+            )
+        )
+    absent = [c for c in cb.columns if c not in names]
+    if absent:
+        listed = ", ".join(absent)
+        warnings.append(
+            _warning(
+                "missing_columns",
+                source,
+                listed,
+                None,
+                t("validate.rule.missing_columns", count=len(absent), columns=listed),
+            )
+        )
+
+    df = _parse(frame, cb, meta, source)
+    if df.height == 0:
+        raise InputFileError(t("validate.no_rows", file=source))
+    _progress(progress, "parse", 1.0)
+    df = _normalise(df, cb)
+    errors, rejected = _check(df, cb, source, progress)
+    _progress(progress, "check", 1.0)
+
+    rows = df.get_column(_ROW)
+    accepted = df.filter(~rejected).select(cb.columns)
+    status = pl.DataFrame(
+        {
+            "row": rows,
+            cb.id_column: df.get_column(cb.id_column),
+            "status": pl.Series(
+                ["accepted", "rejected"], dtype=pl.Enum(["accepted", "rejected"])
+            ).gather(rejected.cast(pl.UInt32)),
+        }
+    )
+    reasons: dict[int, list[str]] = {}
+    for issue in errors:
+        if issue.row is not None:
+            reasons.setdefault(issue.row, []).append(f"{issue.rule}: {issue.message}")
+    bad = df.filter(rejected)
+    rejected_frame = pl.DataFrame(
+        {
+            "row": bad.get_column(_ROW),
+            "reasons": [" | ".join(reasons.get(r, [])) for r in bad.get_column(_ROW).to_list()],
+        }
+    ).hstack(bad.select(cb.columns))
+    report = ValidationReport(
+        source=source,
+        format=meta.format,
+        rows_in=df.height,
+        rows_accepted=accepted.height,
+        rows_rejected=bad.height,
+        issues=warnings + errors,
+        row_status=status,
+        rejected_rows=rejected_frame,
+        meta=meta,
+    )
+    _progress(progress, "done", 1.0)
+    return accepted, report
+
+
+def _progress(progress: Progress | None, stage: str, fraction: float) -> None:
+    if progress is not None:
+        progress(stage, fraction)
+
+
+def _warning(rule: str, source: str, column: str | None, value: str | None, msg: str) -> Issue:
+    return Issue("warning", rule, source, None, column, value, "", msg)
+
+
+# ------------------------------------------------------------------------------------------
+# parse: one select that types every codebook column and records cell problems
+# ------------------------------------------------------------------------------------------
+def dtype_of(q: Question) -> pl.DataType:
+    """The canonical dtype of a question's column(s)."""
+    if q.kind == "text":
+        return pl.String()
+    if q.kind in INT_KINDS or (q.kind == "number" and q.integer):
+        return pl.Int64()
+    return pl.Float64()
+
+
+def canonical_schema(codebook: Codebook | None = None) -> dict[str, pl.DataType]:
+    cb = codebook or default_codebook()
+    return {c: dtype_of(q) for q in cb for c in q.columns}
+
+
+def empty_frame(codebook: Codebook | None = None) -> pl.DataFrame:
+    """A frame with no rows and exactly the canonical columns and dtypes."""
+    return pl.DataFrame(schema=canonical_schema(codebook))
+
+
+def _as_text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.String:
+        return col.str.strip_chars().replace("", None)
+    if dtype.is_float():
+        return (
+            pl.when(col.is_finite() & (col == col.round(0)))
+            .then(col.cast(pl.Int64, strict=False).cast(pl.String))
+            .otherwise(col.cast(pl.String))
+        )
+    return col.cast(pl.String)
+
+
+def _parse(frame: pl.DataFrame | pl.LazyFrame, cb: Codebook, meta: Meta, source: str):
+    schema = dict(frame.collect_schema())
+    missing = [float(m) for m in cb.missing_values]
+    exprs: list[pl.Expr] = []
+    errors: list[pl.Expr] = []
+    if ERROR_COLUMN in schema:
+        errors.append(pl.col(ERROR_COLUMN))
+    for q in cb:
+        target = dtype_of(q)
+        for name in q.columns:
+            if name not in schema:
+                exprs.append(pl.lit(None, target).alias(name))
+                continue
+            dtype = schema[name]
+            if q.kind == "text":
+                exprs.append(_as_text(pl.col(name), dtype).alias(name))
+                continue
+            if dtype == pl.Null:
+                exprs.append(pl.lit(None, target).alias(name))
+                continue
+            raw = _as_text(pl.col(name), dtype)
+            if dtype == pl.String:
+                num = raw.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+            elif dtype == pl.Boolean or dtype.is_numeric():
+                num = pl.col(name).cast(pl.Float64)
+            else:
+                num = raw.cast(pl.Float64, strict=False)
+            not_number = raw.is_not_null() & (num.is_null() | ~num.is_finite())
+            is_missing = num.is_in(missing).fill_null(False)
+            bad = not_number
+            errors.append(
+                pl.when(not_number).then(pl.lit(f"{name}{UNIT_SEP}not_a_number{UNIT_SEP}") + raw)
+            )
+            if target == pl.Int64:
+                not_int = ~not_number & num.is_not_null() & (num != num.floor())
+                errors.append(
+                    pl.when(not_int).then(pl.lit(f"{name}{UNIT_SEP}not_integer{UNIT_SEP}") + raw)
+                )
+                bad = bad | not_int
+            value = pl.when(~bad & ~is_missing).then(num)
+            exprs.append(value.cast(target, strict=False).alias(name))
+    if ROW_COLUMN in schema:
+        row = pl.col(ROW_COLUMN).cast(pl.Int64)
+    else:
+        row = pl.int_range(pl.len(), dtype=pl.Int64) + meta.first_data_row
+    err = (
+        pl.concat_str(errors, separator=RECORD_SEP, ignore_nulls=True).replace("", None)
+        if errors
+        else pl.lit(None, pl.String)
+    )
+    query = frame.lazy().select([row.alias(_ROW), *exprs, err.alias(ERROR_COLUMN)])
+    try:
+        if isinstance(frame, pl.LazyFrame):
+            return query.collect(engine="streaming")
+        return query.collect()
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        msg = str(exc).strip().splitlines()
+        raise InputFileError(
+            t("validate.file_not_csv", file=source, error=msg[0][:200] if msg else exc)
+        ) from exc
+
+
+def _normalise(df: pl.DataFrame, cb: Codebook) -> pl.DataFrame:
+    """Multiple choice / ranking: once any option of a question is answered, empty option
+    cells mean "not ticked" / "not ranked" (0) — as in LimeSurvey and SPSS exports."""
+    exprs = []
+    for q in cb:
+        if q.kind in ("multiple", "ranking"):
+            answered = pl.any_horizontal([pl.col(c).is_not_null() for c in q.columns])
+            exprs.extend(
+                pl.when(answered).then(pl.col(c).fill_null(0)).otherwise(None).alias(c)
+                for c in q.columns
+            )
+    return df.with_columns(exprs) if exprs else df
+
+
+# ------------------------------------------------------------------------------------------
+# rules
+# ------------------------------------------------------------------------------------------
+@dataclass
+class _Check:
+    rule: str
+    column: str
+    mask: pl.Expr
+    value: pl.Expr
+    expected: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _codes_text(q: Question) -> str:
+    return ", ".join(f"{o.code}" for o in q.options)
+
+
+def _ranked_text(q: Question) -> pl.Expr:
+    parts = [
+        pl.when(pl.col(c) > 0).then(pl.lit(f"{o.id}=") + pl.col(c).cast(pl.String))
+        for c, o in zip(q.columns, q.options, strict=True)
+    ]
+    return pl.concat_str(parts, separator=", ", ignore_nulls=True)
+
+
+def _checks(cb: Codebook) -> list[_Check]:
+    checks: list[_Check] = []
+    for q in cb:
+        first = q.columns[0]
+        if q.kind == "single":
+            for c in q.columns:
+                checks.append(
+                    _Check(
+                        "unknown_code",
+                        c,
+                        pl.col(c).is_not_null() & ~pl.col(c).is_in(list(q.codes)),
+                        pl.col(c).cast(pl.String),
+                        t("validate.expected_codes", codes=_codes_text(q)),
+                    )
+                )
+        elif q.kind in ("ordinal", "number", "percentage"):
+            lo = q.min if q.min is not None else (0.0 if q.kind == "percentage" else None)
+            hi = q.max if q.max is not None else (100.0 if q.kind == "percentage" else None)
+            if lo is not None or hi is not None:
+                cond = pl.lit(False)
+                if lo is not None:
+                    cond = cond | (pl.col(first) < lo)
+                if hi is not None:
+                    cond = cond | (pl.col(first) > hi)
+                checks.append(
+                    _Check(
+                        "out_of_range",
+                        first,
+                        cond.fill_null(False),
+                        pl.col(first).cast(pl.String),
+                        t("validate.expected_range", lo=_num(lo), hi=_num(hi)),
+                    )
+                )
+        elif q.kind == "multiple":
+            for c in q.columns:
+                checks.append(
+                    _Check(
+                        "multiple_not_binary",
+                        c,
+                        pl.col(c).is_not_null() & ~pl.col(c).is_in([0, 1]),
+                        pl.col(c).cast(pl.String),
+                        t("validate.expected_binary"),
+                    )
+                )
+            for o in q.options:
+                if o.exclusive:
+                    ex = q.column_for(o.id)
+                    others = [c for c in q.columns if c != ex]
+                    ticked = pl.concat_str(
+                        [pl.when(pl.col(c) == 1).then(pl.lit(c)) for c in q.columns],
+                        separator=", ",
+                        ignore_nulls=True,
+                    )
+                    checks.append(
+                        _Check(
+                            "exclusive_with_others",
+                            ex,
+                            (
+                                (pl.col(ex) == 1)
+                                & pl.any_horizontal([pl.col(c) == 1 for c in others])
+                            ).fill_null(False),
+                            ticked,
+                            t("validate.expected_exclusive", option=ex),
+                        )
+                    )
+        elif q.kind == "ranking":
+            top = q.max_rank or 1
+            for c in q.columns:
+                checks.append(
+                    _Check(
+                        "rank_out_of_range",
+                        c,
+                        pl.col(c).is_not_null() & ~pl.col(c).is_between(0, top),
+                        pl.col(c).cast(pl.String),
+                        t("validate.expected_rank", max=top),
+                    )
+                )
+            count = {
+                r: pl.sum_horizontal([(pl.col(c) == r).fill_null(False) for c in q.columns])
+                for r in range(1, top + 1)
+            }
+            ranked = _ranked_text(q)
+            repeated = pl.any_horizontal([count[r] > 1 for r in count])
+            gap = pl.any_horizontal([(count[r] > 0) & (count[r - 1] == 0) for r in count if r > 1])
+            too_many = (
+                pl.sum_horizontal([(pl.col(c) > 0).fill_null(False) for c in q.columns]) > top
+            )
+            checks += [
+                _Check("ranking_repeated", q.id, repeated, ranked, t("validate.expected_unique")),
+                _Check("ranking_gap", q.id, gap, ranked, t("validate.expected_no_gap")),
+                _Check(
+                    "ranking_too_many", q.id, too_many, ranked, t("validate.expected_max", max=top)
+                ),
+            ]
+        if q.filter is not None:
+            fcol = q.filter.column(cb)
+            allowed = list(q.filter.in_)
+            outside = pl.col(fcol).is_null() | ~pl.col(fcol).is_in(allowed)
+            answered = pl.any_horizontal([pl.col(c).is_not_null() for c in q.columns])
+            checks.append(
+                _Check(
+                    "filter_not_asked",
+                    q.id,
+                    (outside & answered).fill_null(False),
+                    pl.concat_str(
+                        [pl.lit(f"{fcol}="), pl.col(fcol).cast(pl.String).fill_null("–")]
+                    ),
+                    t(
+                        "validate.expected_filter",
+                        column=fcol,
+                        values=", ".join(str(v) for v in allowed),
+                    ),
+                )
+            )
+        if q.required:
+            failed_cell = (
+                pl.col(ERROR_COLUMN).str.contains(f"{first}{UNIT_SEP}", literal=True).fill_null(False)
+            )
+            checks.append(
+                _Check(
+                    "missing_required",
+                    first,
+                    pl.col(first).is_null() & ~failed_cell,
+                    pl.lit(None, pl.String),
+                    t("validate.expected_required"),
+                )
+            )
+    idc = cb.id_column
+    checks.append(
+        _Check(
+            "duplicate_id",
+            idc,
+            pl.col(idc).is_not_null() & ~pl.col(idc).is_first_distinct(),
+            pl.col(idc),
+            t("validate.expected_unique_id"),
+        )
+    )
+    return checks
+
+
+def _num(v: float | None) -> str:
+    if v is None:
+        return "…"
+    return str(int(v)) if float(v).is_integer() else str(v)
+
+
+def _check(
+    df: pl.DataFrame, cb: Codebook, source: str, progress: Progress | None
+) -> tuple[list[Issue], pl.Series]:
+    checks = _checks(cb)
+    masks = df.select([c.mask.alias(f"m{i}") for i, c in enumerate(checks)])
+    _progress(progress, "check", 0.5)
+    rejected = masks.select(
+        pl.any_horizontal(pl.all()).fill_null(False).alias("r")
+    ).get_column("r") | df.get_column(ERROR_COLUMN).is_not_null()
+    issues: list[tuple[int, int, Issue]] = []
+    hits = masks.select(pl.all().fill_null(False).any())
+    idc = cb.id_column
+    first_rows: dict[str, int] = {}
+    for i, check in enumerate(checks):
+        if not hits.item(0, i):
+            continue
+        idx = masks.get_column(f"m{i}").fill_null(False).arg_true()
+        sub = df[idx].select(pl.col(_ROW), check.value.alias("__v"))
+        if check.rule == "duplicate_id":
+            dup = df.filter(pl.col(idc).is_duplicated()).group_by(idc).agg(pl.col(_ROW).min())
+            first_rows = dict(dup.iter_rows())
+            ids = df[idx].get_column(idc).to_list()
+        for j, (row, value) in enumerate(sub.iter_rows()):
+            extra = {}
+            if check.rule == "duplicate_id":
+                extra["first_row"] = first_rows.get(ids[j], "?")
+            issues.append(
+                (
+                    row,
+                    i,
+                    _issue(check.rule, source, row, check.column, value, check.expected, extra),
+                )
+            )
+    cell = df.filter(pl.col(ERROR_COLUMN).is_not_null()).select(_ROW, ERROR_COLUMN)
+    expected_for = _cell_expectations(cb)
+    for row, text in cell.iter_rows():
+        for entry in text.split(RECORD_SEP):
+            column, rule, value = (entry.split(UNIT_SEP, 2) + ["", ""])[:3]
+            issues.append(
+                (
+                    row,
+                    -1,
+                    _issue(rule, source, row, column, value, expected_for(column, rule), {}),
+                )
+            )
+    issues.sort(key=lambda x: (x[0], x[1]))
+    return [i for _, _, i in issues], rejected
+
+
+def _cell_expectations(cb: Codebook) -> Callable[[str, str], str]:
+    def expected(column: str, rule: str) -> str:
+        if rule == "ranking_repeated":
+            return t("validate.expected_unique")
+        try:
+            q, _ = cb.column_owner(column)
+        except KommunaltypenError:
+            try:
+                q = cb.question(column)
+            except KommunaltypenError:
+                return t("validate.expected_number")
+        if rule == "unknown_code" and q.options:
+            return t("validate.expected_codes", codes=_codes_text(q))
+        if q.kind in INT_KINDS or q.integer:
+            return t("validate.expected_integer")
+        return t("validate.expected_number")
+
+    return expected
+
+
+def _issue(
+    rule: str,
+    source: str,
+    row: int,
+    column: str,
+    value: Any,
+    expected: str,
+    extra: dict[str, Any],
+) -> Issue:
+    shown = None if value is None else str(value)
+    msg = t(
+        f"validate.rule.{rule}",
+        file=source,
+        row=row,
+        column=column,
+        value=shown if shown is not None else "–",
+        expected=expected,
+        **extra,
+    )
+    return Issue("error", rule, source, row, column, shown, expected, msg)

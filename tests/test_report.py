@@ -1,0 +1,275 @@
+"""The rendered report: structure (HTML, charts, profiles, recommendations), English, publication
+mode, XLSX cells, snapshots of the rendered tables, the headless browser and the PDF pages."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from kommunaltypen.cli import main
+from kommunaltypen.errors import KommunaltypenError
+from kommunaltypen.report import ReportError, render_report
+from kommunaltypen.report.model import TYPE_IDS, load_output_dir
+from kommunaltypen.report.recommendations import load_rules
+from kommunaltypen.report.renderers import html as html_tables
+from kommunaltypen.report.renderers.common import table_view
+from report_outdir import build_output_dir, build_synthetic
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+CHART_IDS = ["zielprofil", "typenanteile", "tabelle_03", "handlungsfelder"] + [
+    f"tabelle_{n:02d}" for n in range(5, 17)
+]
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """The bundled data through the real pipeline when it is there, rendered in German."""
+    out = tmp_path_factory.mktemp("report_de")
+    out, result = build_output_dir(out)
+    paths = render_report(out, result, lang="de")
+    return out, paths
+
+
+@pytest.fixture(scope="module")
+def rendered_en(rendered, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report_en")
+    shutil.copytree(rendered[0], out, dirs_exist_ok=True)
+    for name in ("report.html", "report.pdf", "report.xlsx"):
+        (out / name).unlink()
+    shutil.rmtree(out / "charts")
+    return out, render_report(out, lang="en", formats=("html", "xlsx"))
+
+
+def test_all_outputs_written(rendered):
+    out, paths = rendered
+    for kind in ("html", "pdf", "xlsx"):
+        assert paths[kind].exists() and paths[kind].stat().st_size > 1000
+    for chart in CHART_IDS:
+        for ext in ("png", "svg"):
+            path = out / "charts" / f"{chart}.{ext}"
+            assert path.stat().st_size > 1000, path
+            assert paths[f"chart:{chart}.{ext}"] == path
+
+
+def test_html_structure(rendered):
+    out, _ = rendered
+    html = (out / "report.html").read_text(encoding="utf-8")
+    tables = set(re.findall(r'<table class="data screen" data-table="(\d+)"', html))
+    assert tables == {str(n) for n in range(1, 17)}
+    for chart in CHART_IDS:
+        block = re.search(rf'data-chart="{chart}">\s*<svg[^>]*>', html)
+        assert block, chart
+    for type_id in TYPE_IDS:
+        assert f'id="steckbrief-{type_id}"' in html
+        assert f'id="empfehlungen-{type_id}"' in html
+    assert 'id="d-team"' in html
+    rules = {r.id for r in load_rules().rules}
+    assert set(re.findall(r'data-rule="([a-z_]+)"', html)) == rules
+    assert "Folgende Kennzahlen fehlen" not in html  # every profile figure resolved
+    for section in ("daten", "typologie", "k-wahl", "stabilitaet", "abgelehnt", "methode"):
+        assert f'id="{section}"' in html
+    assert "kommunaltypen analyze" in html  # how to reproduce
+
+
+def test_html_is_self_contained(rendered):
+    html = (rendered[0] / "report.html").read_text(encoding="utf-8")
+    assert not re.search(r'(?:src|href)\s*=\s*"(?:https?:)?//', html)
+    assert not re.search(r"url\((?!#)", html)  # no external fonts or images in CSS/SVG
+    assert "<script" not in html
+    assert "<link" not in html
+
+
+def test_table_values_come_from_the_output_directory(rendered):
+    out, _ = rendered
+    data = load_output_dir(out)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    row = data.tables[7].rows[0]
+    cell = row.cells["optimierer"]
+    expected = f"{cell.value:.{row.precision}f}".replace(".", ",")
+    pattern = rf'data-row="{row.key}">.*?{re.escape(expected)}'
+    assert re.search(pattern, html, re.S)
+
+
+def test_english_report(rendered_en):
+    out, _ = rendered_en
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in html
+    for text in ("Table appendix", "Profiles of the four types", "Table 16", "Optimisers"):
+        assert text in html
+    for german in ("Tabellenanhang", "Steckbriefe der vier Typen", "Kennzeichen"):
+        assert german not in html
+    wb = openpyxl.load_workbook(out / "report.xlsx", read_only=True)
+    assert "Table 01" in wb.sheetnames and "Codebook" in wb.sheetnames
+
+
+def test_xlsx_sheets_and_numbers(rendered):
+    out, _ = rendered
+    data = load_output_dir(out)
+    wb = openpyxl.load_workbook(out / "report.xlsx")
+    names = wb.sheetnames
+    assert [f"Tabelle {n:02d}" for n in range(1, 17)] == names[:16]
+    assert {"Zuordnungen", "Codebuch", "Empfehlungen", "Abgelehnt"} <= set(names)
+    ws = wb["Tabelle 07"]
+    first = data.tables[7].rows[0]
+    assert ws.cell(4, 1).value == first.label_de
+    value = ws.cell(4, 2)
+    assert value.data_type == "n" and value.value == pytest.approx(
+        first.cells[data.tables[7].columns[0].key].value
+    )
+    assert value.number_format == "#,##0.0"
+    assert wb["Zuordnungen"].max_row == len(data.assignments) + 1
+
+
+def test_xlsx_neutralises_formula_injection(tmp_path):
+    import xlsxwriter
+
+    from kommunaltypen.report.renderers.xlsx import SafeSheet
+
+    path = tmp_path / "inj.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    sheet = SafeSheet(wb, wb.add_worksheet("x"))
+    attacks = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\t=1"]
+    for i, text in enumerate([*attacks, "harmless"]):
+        sheet.write(i, 0, text)
+    sheet.write(10, 0, -2.5)  # a negative number stays a number
+    wb.close()
+    with zipfile.ZipFile(path) as zf:
+        xml = zf.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in xml
+    ws = openpyxl.load_workbook(path)["x"]
+    for i, text in enumerate(attacks, start=1):
+        cell = ws.cell(i, 1)
+        assert cell.value == text and cell.data_type == "s" and cell.quotePrefix
+    assert not ws.cell(6, 1).quotePrefix
+    assert ws.cell(11, 1).value == -2.5
+
+
+def test_publication_mode_suppresses_everywhere(tmp_path):
+    out = build_synthetic(tmp_path / "pub")
+    data = load_output_dir(out)
+    min_n = 50  # the synthetic Bedächtige (45) fall below it
+    small = [tid for tid in TYPE_IDS if data.tables[7].rows[0].cells[tid].n < min_n]
+    assert small == ["bedaechtige"]
+    paths = render_report(out, lang="de", publication=True, min_n=min_n, formats=("html", "xlsx"))
+    html = paths["html"].read_text(encoding="utf-8")
+    row7 = re.search(r'data-row="hvb">(.*?)</tr>', html, re.S).group(1)
+    assert row7.count(f"&lt;{min_n}") == 1
+    profile = re.search(r'id="steckbrief-bedaechtige">(.*?)</article>', html, re.S).group(1)
+    assert f"&lt;{min_n}" in profile and "Bedächtige" in profile
+    recs = re.search(r'id="empfehlungen-bedaechtige">.*?</h3>\s*(<p|<ul)', html, re.S).group(1)
+    assert recs == "<p"  # a suppressed type is never the strongest one
+    svg = (out / "charts" / "tabelle_07.svg").read_text(encoding="utf-8")
+    assert svg.count("#e69f00") <= 2  # only the legend patch of the suppressed type, no bars
+    ws = openpyxl.load_workbook(paths["xlsx"])["Tabelle 07"]
+    assert ws.cell(4, 2).value == f"<{min_n}" and ws.cell(4, 2).data_type == "s"
+
+
+def test_rendered_tables_snapshot(tmp_path):
+    """The HTML of every rendered table (synthetic data, fixed seed) against the stored snapshot.
+
+    Rewrite with ``KOMMUNALTYPEN_UPDATE_SNAPSHOTS=1 python -m pytest tests/test_report.py``."""
+    out = build_synthetic(tmp_path / "snap")
+    data = load_output_dir(out)
+    for lang in ("de", "en"):
+        rendered = "\n".join(
+            html_tables.render_table(table_view(tm, data, lang, False, 5), lang)
+            for tm in data.tables.values()
+        )
+        path = SNAPSHOTS / f"report_tables_{lang}.html"
+        if os.environ.get("KOMMUNALTYPEN_UPDATE_SNAPSHOTS") == "1":
+            path.write_text(rendered, encoding="utf-8")
+        assert path.exists(), f"{path} missing; run with KOMMUNALTYPEN_UPDATE_SNAPSHOTS=1"
+        assert rendered == path.read_text(encoding="utf-8")
+
+
+def test_errors_are_clear(tmp_path):
+    with pytest.raises(ReportError, match="existiert nicht"):
+        render_report(tmp_path / "missing")
+    out = build_synthetic(tmp_path / "bad")
+    with pytest.raises(ReportError, match="Sprache"):
+        render_report(out, lang="fr")
+    with pytest.raises(ReportError, match="min_n"):
+        render_report(out, min_n=0)
+    (out / "tables" / "table_05.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(KommunaltypenError, match=r"table_05\.csv"):
+        render_report(out, formats=("html",))
+
+
+def test_report_command(tmp_path, capsys):
+    out = build_synthetic(tmp_path / "cli")
+    with pytest.raises(SystemExit) as exc:
+        main(["--lang", "en", "report", "--from", str(out), "--formats", "html,xlsx"])
+    assert exc.value.code == 0
+    assert '<html lang="en">' in (out / "report.html").read_text(encoding="utf-8")
+    assert "Report written" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["report", "--from", str(tmp_path / "nope")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "existiert nicht" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as exc:
+        main(["report", "--from", str(out), "--formats", "docx"])
+    assert exc.value.code == 2 and "docx" in capsys.readouterr().err
+
+
+@pytest.mark.browser
+def test_html_in_headless_chromium(rendered, tmp_path):
+    """Opened from file://: no console errors, no request except the file itself."""
+    from playwright.sync_api import sync_playwright
+
+    path = (rendered[0] / "report.html").resolve()
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(path.as_uri(), wait_until="load")
+        n_svg = page.locator("figure.chart svg").count()
+        page.click("label[for='tabelle-07-details']")
+        shown = page.locator("#tabelle-07 .d").first.is_visible()
+        page.screenshot(path=str(tmp_path / "shot.png"), full_page=False)
+        browser.close()
+    assert errors == []
+    assert requests == [path.as_uri()]
+    assert n_svg == len(CHART_IDS)
+    assert shown  # the CSS-only details switch works
+
+
+@pytest.mark.slow
+def test_pdf_pages(rendered, tmp_path):
+    """pdftoppm turns the PDF into pages: plausible page count, a TOC with page numbers, no
+    blank page."""
+    import numpy as np
+    from PIL import Image
+
+    pdf = rendered[0] / "report.pdf"
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    pages = int(re.search(r"Pages:\s+(\d+)", info.stdout).group(1))
+    assert 15 <= pages <= 80
+    assert "A4" in info.stdout or "595.28 x 841.89" in info.stdout
+    subprocess.run(["pdftoppm", "-r", "20", "-png", str(pdf), str(tmp_path / "p")], check=True)
+    images = sorted(tmp_path.glob("p-*.png"))
+    assert len(images) == pages
+    for image in images:
+        pixels = np.asarray(Image.open(image).convert("L"), dtype=float)
+        assert pixels.std() > 2.0, f"{image.name} looks blank"
+    text = subprocess.run(
+        ["pdftotext", "-f", "2", "-l", "2", "-layout", str(pdf), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert re.search(r"Tabellenanhang\s*\.*\s*\d+", text)  # TOC entries carry page numbers
