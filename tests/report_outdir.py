@@ -287,6 +287,19 @@ def _cells(frame: pd.DataFrame, kind: str, cols: object, values: tuple):
     return hits.astype(float) * 100, hits
 
 
+def _label_en(cols: object, label: str) -> str:
+    """English row label from the codebook (option or question label)."""
+    cb = default_codebook()
+    if not isinstance(cols, str):
+        return cb.column_owner(cols[0])[0].label_en
+    question, option = cb.column_owner(cols)
+    text = option.label_en if option is not None else question.label_en
+    for suffix in (" – angeboten", " – geplant"):
+        if label.endswith(suffix):
+            text += " – offered" if "angeboten" in suffix else " – planned"
+    return text
+
+
 def compute_tables(frame: pd.DataFrame, types: pd.Series) -> dict[int, pd.DataFrame]:
     """Long-format tables in the contract of docs/architecture.md."""
     out: dict[int, list[dict]] = {k: [] for k in range(1, 17)}
@@ -356,6 +369,7 @@ def compute_tables(frame: pd.DataFrame, types: pd.Series) -> dict[int, pd.DataFr
             p = float(stats.f_oneway(*groups).pvalue)
             test, eff_name = "anova", "eta2"
         means = [g.mean() if len(g) else np.nan for g in groups]
+        label_en = _label_en(cols, label)
         best = int(np.nanargmax(means))
         for k, (g, lab) in enumerate(zip([*groups, vals], [*TYPE_LABELS, "Gesamt"], strict=True)):
             lo = hi = np.nan
@@ -364,6 +378,7 @@ def compute_tables(frame: pd.DataFrame, types: pd.Series) -> dict[int, pd.DataFr
             out[number].append(
                 {
                     "row_label": label,
+                    "row_label_en": label_en,
                     "column_label": lab,
                     "value": g.mean() if len(g) else np.nan,
                     "n": len(g),
@@ -376,6 +391,18 @@ def compute_tables(frame: pd.DataFrame, types: pd.Series) -> dict[int, pd.DataFr
                     "bold": k == best,
                 }
             )
+    # Table 12 as the engine writes it: the "angeboten" row carries the planned share (value2)
+    planned = {
+        (r["row_label"].rsplit(" – ", 1)[0], r["column_label"]): r["value"]
+        for r in out[12]
+        if r["row_label"].endswith(" – geplant")
+    }
+    for r in out[12]:
+        base, _, part = r["row_label"].rpartition(" – ")
+        if part in ("angeboten", "geplant"):
+            r.update(study_label=base, part=part)
+            if part == "angeboten":
+                r["value2"] = planned.get((base, r["column_label"]))
     result = {}
     for number, recs in out.items():
         table = pd.DataFrame(recs)

@@ -255,3 +255,36 @@ def test_synthetic_frame_validates() -> None:
 
     data, report = validate_frame(synthetic_frame(200, seed=9))
     assert report.rows_rejected == 0 and data.height == 200
+
+
+def test_report_is_called_when_available(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kommunaltypen.report as report_pkg
+
+    calls = []
+
+    def fake_render(out_dir, result, lang="de", publication=False, min_n=5):
+        calls.append((Path(out_dir), result.n_typed, lang, publication, min_n))
+        return {}
+
+    monkeypatch.setattr(report_pkg, "render_report", fake_render, raising=False)
+    res = run_analysis(
+        workdir / "daten.csv",
+        out_dir=workdir / "rep",
+        tables=workdir / "tabellen.yaml",
+        n_bootstrap=0,
+        k_choice=False,
+        publication=True,
+        min_n=7,
+        lang="en",
+        report=True,
+    )
+    assert calls == [(workdir / "rep", res.n_typed, "en", True, 7)]
+    run_analysis(
+        workdir / "daten.csv",
+        out_dir=workdir / "rep2",
+        tables=workdir / "tabellen.yaml",
+        n_bootstrap=0,
+        k_choice=False,
+        report=False,
+    )
+    assert len(calls) == 1

@@ -267,9 +267,60 @@ def test_pdf_pages(rendered, tmp_path):
         pixels = np.asarray(Image.open(image).convert("L"), dtype=float)
         assert pixels.std() > 2.0, f"{image.name} looks blank"
     text = subprocess.run(
-        ["pdftotext", "-f", "2", "-l", "2", "-layout", str(pdf), "-"],
+        ["pdftotext", "-f", "1", "-l", "2", "-layout", str(pdf), "-"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    assert re.search(r"Tabellenanhang\s*\.*\s*\d+", text)  # TOC entries carry page numbers
+    assert re.search(r"Tabellenanhang[\s.]+\d+\n", text)  # TOC entries carry page numbers
+
+
+def test_cells_suppressed_by_analyze_stay_hidden(tmp_path):
+    """An output directory written with ``analyze --publication`` (values "<5", n empty)."""
+    import pandas as pd
+
+    out = build_synthetic(tmp_path / "pubdir")
+    path = out / "tables" / "table_07.csv"
+    frame = pd.read_csv(path)
+    hide = frame["column_label"] == "Bedächtige"
+    frame["value"] = frame["value"].round(1).astype(str)
+    frame.loc[hide, "value"] = "<5"
+    frame.loc[hide, ["n", "ci_low", "ci_high"]] = None
+    frame.loc[hide, "suppressed"] = True
+    frame.to_csv(path, index=False)
+    html = render_report(out, formats=("html",))["html"].read_text(encoding="utf-8")
+    row = re.search(r'data-row="cio">(.*?)</tr>', html, re.S).group(1)
+    assert row.count("&lt;5") == 1
+
+
+def test_user_declared_tables_render(tmp_path):
+    """Output of ``analyze --tables FILE`` with other table numbers still gives a report."""
+    import pandas as pd
+    import yaml
+
+    out = build_synthetic(tmp_path / "custom")
+    for path in (out / "tables").glob("table_*.csv"):
+        if path.name not in ("table_07.csv", "table_11.csv"):
+            path.unlink()
+    frame = pd.read_csv(out / "tables" / "table_07.csv")
+    frame["table"] = 21
+    frame.to_csv(out / "tables" / "table_21.csv", index=False)
+    decl = out / "meine_tabellen.yaml"
+    decl.write_text(
+        yaml.safe_dump({"tables": [{"number": 21, "caption_de": "Eigene Rollen-Tabelle"}]}),
+        encoding="utf-8",
+    )
+    manifest = out / "manifest.json"
+    manifest.write_text(
+        manifest.read_text(encoding="utf-8").replace(
+            '"parameters": {', f'"parameters": {{"tables": "{decl}", '
+        ),
+        encoding="utf-8",
+    )
+    paths = render_report(out, formats=("html", "xlsx"))
+    html = paths["html"].read_text(encoding="utf-8")
+    assert set(re.findall(r'data-table="(\d+)"', html)) == {"7", "11", "21"}
+    assert "Eigene Rollen-Tabelle" in html
+    assert (out / "charts" / "tabelle_21.svg").exists()
+    assert "Folgende Kennzahlen fehlen" in html  # profile figures of absent tables are listed
+    assert "Tabelle 21" in openpyxl.load_workbook(paths["xlsx"]).sheetnames

@@ -508,3 +508,31 @@ def test_large_frame_is_vectorised() -> None:
     (res,) = compute_tables(df, types, specs)
     assert time.perf_counter() - start < 5
     assert cell(res, "FIM", "Gesamt").n == n
+
+
+def test_new_types_become_columns() -> None:
+    records = [{"fim": v} for v in (1, 0, 1, 1)]
+    types = [B, "neu_1", "neu_1", None]
+    specs = parse_tables(
+        {
+            "tables": [
+                table(
+                    "types_total",
+                    {"label_de": "FIM", "measure": "share", "column": "fim", "values": [1]},
+                )
+            ]
+        },
+        "x.yaml",
+    )
+    (res,) = compute_tables(
+        canonical(records),
+        types,
+        specs,
+        type_ids=[B, "neu_1"],
+        type_labels={"neu_1": ("Neuer Typ 1", "New type 1")},
+    )
+    assert [c.label_de for c in res.columns] == ["Bedächtige", "Neuer Typ 1", "Gesamt"]
+    assert cell(res, "FIM", "Neuer Typ 1").value == 50.0
+    assert cell(res, "FIM", "Gesamt").n == 4
+    with pytest.raises(TableSpecError, match="neu_1"):
+        compute_tables(canonical(records), types, specs)  # neu_1 is not a study type

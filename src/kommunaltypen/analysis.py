@@ -32,7 +32,14 @@ from kommunaltypen.codebook import Codebook, default_codebook
 from kommunaltypen.errors import InputFileError, KommunaltypenError
 from kommunaltypen.i18n import get_lang, t
 from kommunaltypen.tables import TableResult, TableSpec, compute_tables, load_tables, tables_frame
-from kommunaltypen.typology import KChoice, StabilityResult, Typology, choose_k, type_label
+from kommunaltypen.typology import (
+    KChoice,
+    StabilityResult,
+    Typology,
+    choose_k,
+    goal_points,
+    type_label,
+)
 from kommunaltypen.validate import ValidationReport, validate_file
 
 #: progress callback ``(stage, fraction done)``, as used by ``kommunaltypen.io``/``validate``
@@ -55,7 +62,7 @@ class AnalysisResult:
     data: pl.DataFrame
     validation: ValidationReport
     model: Typology
-    types: list[str | None]
+    types: pl.Series  # type id per accepted row, null = no type
     assignments: pl.DataFrame
     centers: pl.DataFrame
     tables: list[TableResult]
@@ -69,15 +76,14 @@ class AnalysisResult:
 
     @property
     def type_counts(self) -> dict[str, int]:
-        counts = {tid: 0 for tid in self.model.type_ids_}
-        for tid in self.types:
-            if tid is not None:
-                counts[tid] += 1
+        counts = dict.fromkeys(self.model.type_ids_, 0)
+        for row in self.types.drop_nulls().value_counts().iter_rows():
+            counts[row[0]] = int(row[1])
         return counts
 
     @property
     def n_typed(self) -> int:
-        return sum(1 for tid in self.types if tid is not None)
+        return self.types.len() - self.types.null_count()
 
     def table(self, number: int) -> TableResult:
         for tb in self.tables:
@@ -126,12 +132,40 @@ def _centers(model: Typology, lang: str) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def _assignments(model: Typology, data: pl.DataFrame, lang: str) -> pl.DataFrame:
-    full = model.assignments(data, lang=lang)
+def _assignments(model: Typology, data: pl.DataFrame, types: pl.Series) -> pl.DataFrame:
+    """``kommune_id, type, p_<type>…, mischform, reason`` for every accepted row.
+
+    Same content as :meth:`Typology.assignments` (without labels and distances), built from
+    one rank transform and vectorised, so that it stays fast for millions of rows."""
+    points, typable, reason = goal_points(data)
+    k = len(model.type_ids_)
+    proba = np.full((len(points), k), np.nan)
+    if typable.any():
+        proba[typable] = model.predict_proba(points[typable])
+    top = np.where(typable, np.nan_to_num(proba, nan=0.0).max(axis=1), np.nan)
     id_col = default_codebook().id_column
-    probs = [f"p_{tid}" for tid in model.type_ids_]
-    keep = [c for c in (id_col, "type", *probs, "mischform", "reason") if c in full.columns]
-    return full.select(keep)
+    cols: list[pl.Series] = []
+    if id_col in data.columns:
+        cols.append(data[id_col])
+    cols.append(types.alias("type"))
+    for j, tid in enumerate(model.type_ids_):
+        cols.append(pl.Series(f"p_{tid}", proba[:, j]).fill_nan(None))
+    cols.append(pl.Series("mischform", typable & (top < model.mischform_threshold)))
+    cols.append(pl.Series("reason", reason, dtype=pl.String))
+    return pl.DataFrame(cols)
+
+
+#: k-choice diagnostics run on at most this many rows (a seeded random sample)
+K_CHOICE_MAX_ROWS = 20_000
+
+
+def _k_choice_sample(data: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """The rows the k-choice diagnostics use: all, or a seeded sample of
+    ``K_CHOICE_MAX_ROWS`` (the gap statistic simulates reference data sets of the same size,
+    so its cost grows with the rows; a sample of this size pins the curve down)."""
+    if data.height <= K_CHOICE_MAX_ROWS:
+        return data
+    return data.sample(K_CHOICE_MAX_ROWS, seed=seed)
 
 
 def _resolve_tables(
@@ -144,7 +178,7 @@ def _resolve_tables(
     return list(tables), "<python>"
 
 
-def _render_report(out_dir: Path, result: AnalysisResult, lang: str, publication: bool) -> bool:
+def _render_report(out_dir: Path, result: AnalysisResult, lang: str) -> bool:
     """Call ``kommunaltypen.report.render_report`` if the report package provides it."""
     if importlib.util.find_spec("kommunaltypen.report") is None:
         return False
@@ -152,7 +186,7 @@ def _render_report(out_dir: Path, result: AnalysisResult, lang: str, publication
     render = getattr(module, "render_report", None)
     if not callable(render):
         return False
-    render(out_dir, result, lang=lang, publication=publication)
+    render(out_dir, result, lang=lang, publication=result.publication, min_n=result.min_n)
     return True
 
 
@@ -196,8 +230,9 @@ def run_analysis(
 
     _step(progress, "typology", 0.0)
     model = Typology(random_state=seed, n_bootstrap=n_bootstrap).fit(data)
-    labels = np.asarray(model.labels_)
-    types = [model.type_ids_[i] if i >= 0 else None for i in labels]
+    types = pl.Series("type", np.asarray(model.labels_)).replace_strict(
+        dict(enumerate(model.type_ids_)), default=None, return_dtype=pl.String
+    )
     _step(progress, "typology", 1.0)
 
     stability = None
@@ -208,7 +243,7 @@ def run_analysis(
     kc = None
     if k_choice:
         _step(progress, "k_choice", 0.0)
-        kc = choose_k(data, random_state=seed)
+        kc = choose_k(_k_choice_sample(data, seed), random_state=seed)
         _step(progress, "k_choice", 1.0)
 
     _step(progress, "tables", 0.0)
@@ -250,9 +285,8 @@ def run_analysis(
             "in": validation.rows_in,
             "accepted": validation.rows_accepted,
             "rejected": validation.rows_rejected,
-            "typed": sum(1 for x in types if x is not None),
+            "typed": types.len() - types.null_count(),
         },
-        "types": {tid: sum(1 for x in types if x == tid) for tid in model.type_ids_},
         "tables": [tb.number for tb in results],
     }
     result = AnalysisResult(
@@ -261,7 +295,7 @@ def run_analysis(
         validation=validation,
         model=model,
         types=types,
-        assignments=_assignments(model, data, lang),
+        assignments=_assignments(model, data, types),
         centers=_centers(model, lang),
         tables=results,
         stability=stability,
@@ -270,12 +304,13 @@ def run_analysis(
         publication=publication,
         min_n=min_n,
     )
+    result.manifest["types"] = result.type_counts
     if out_dir is not None:
         _step(progress, "write", 0.0)
         write_outputs(result, Path(out_dir))
         _step(progress, "write", 1.0)
         if report:
-            _render_report(Path(out_dir), result, lang, publication)
+            _render_report(Path(out_dir), result, lang)
     return result
 
 

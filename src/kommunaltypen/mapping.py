@@ -94,7 +94,7 @@ class Mapping(BaseModel):
             return self.values[column]
         try:
             q, _ = codebook.column_owner(column)
-        except Exception:  # noqa: BLE001 - not a codebook column
+        except Exception:
             return None
         return self.values.get(q.id)
 

@@ -38,6 +38,7 @@ import yaml
 from scipy.optimize import linear_sum_assignment
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from kommunaltypen.codebook import Codebook, Question, default_codebook
 from kommunaltypen.errors import TypologyError
@@ -91,7 +92,9 @@ def type_label(type_id: str | None, lang: str | None = None) -> str:
     return type_id
 
 
-def _read_centers_csv(text: str, origin: str, features: Sequence[str]) -> tuple[list[str], np.ndarray]:
+def _read_centers_csv(
+    text: str, origin: str, features: Sequence[str]
+) -> tuple[list[str], np.ndarray]:
     rows = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     import csv
 
@@ -164,14 +167,22 @@ def _rank_matrix(data: Any, question: Question) -> np.ndarray:
         missing = [c for c in columns if c not in data.columns]
         if missing:
             raise TypologyDataError(
-                t("typology.missing_columns", missing=", ".join(missing), expected=", ".join(columns))
+                t(
+                    "typology.missing_columns",
+                    missing=", ".join(missing),
+                    expected=", ".join(columns),
+                )
             )
         return data.select(pl.col(c).cast(pl.Float64) for c in columns).to_numpy()
     if hasattr(data, "columns") and hasattr(data, "to_numpy"):  # pandas
         missing = [c for c in columns if c not in data.columns]
         if missing:
             raise TypologyDataError(
-                t("typology.missing_columns", missing=", ".join(missing), expected=", ".join(columns))
+                t(
+                    "typology.missing_columns",
+                    missing=", ".join(missing),
+                    expected=", ".join(columns),
+                )
             )
         return data[columns].to_numpy(dtype=float, na_value=np.nan)
     arr = np.asarray(data, dtype=float)
@@ -261,9 +272,9 @@ def ranking_points(goals: Sequence[str], codebook: Codebook | None = None) -> np
 # ------------------------------------------------------------------------------- simulation
 def _all_orders(n_items: int, max_rank: int) -> np.ndarray:
     """All ordered selections of ``max_rank`` out of ``n_items`` (n_orders, max_rank)."""
-    grids = np.stack(
-        np.meshgrid(*[np.arange(n_items)] * max_rank, indexing="ij"), axis=-1
-    ).reshape(-1, max_rank)
+    grids = np.stack(np.meshgrid(*[np.arange(n_items)] * max_rank, indexing="ij"), axis=-1).reshape(
+        -1, max_rank
+    )
     distinct = np.ones(len(grids), dtype=bool)
     for a in range(max_rank):
         for b in range(a + 1, max_rank):
@@ -363,11 +374,11 @@ def count_patterns(
     X = np.asarray(X, dtype=float)
     n, d = X.shape
     inverse: np.ndarray
-    if n and np.all(X == np.round(X)) and X.min() >= 0 and X.max() < 16:
+    if n and np.all(np.round(X) == X) and X.min() >= 0 and X.max() < 16:
         base = int(X.max()) + 1
-        if base ** d < 2**62:
+        if base**d < 2**62:
             keys = X.astype(np.int64) @ (base ** np.arange(d - 1, -1, -1, dtype=np.int64))
-            ukeys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+            _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
             patterns = X[first]
         else:  # pragma: no cover - very wide integer data
             patterns, inverse = np.unique(X, axis=0, return_inverse=True)
@@ -392,29 +403,55 @@ def _sq_dist(X: np.ndarray, C: np.ndarray) -> np.ndarray:
 
 
 def _kmeanspp(X: np.ndarray, W: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Weighted k-means++ seeding for a batch: W (m, u) -> centres (m, k, d)."""
-    m, u = W.shape
+    """Weighted greedy k-means++ seeding for a batch: W (m, u) -> centres (m, k, d).
 
-    def draw(prob: np.ndarray) -> np.ndarray:
+    As scikit-learn's ``KMeans``: the first centre is drawn proportional to the weights; each
+    further centre is the best (lowest potential) of ``2 + int(ln k)`` candidates drawn
+    proportional to weight times squared distance to the nearest centre so far."""
+    m, u = W.shape
+    n_trials = 2 + int(math.log(k)) if k > 1 else 1
+    sq = ((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=2)  # (u, u), u <= a few hundred
+
+    def draw(prob: np.ndarray, size: int) -> np.ndarray:
         cum = np.cumsum(prob, axis=1)
         total = cum[:, -1]
-        # runs whose remaining probability mass is zero pick a positive-weight point
-        fallback = total <= 0
+        fallback = total <= 0  # no mass left: pick any positive-weight point
         if fallback.any():
             cum[fallback] = np.cumsum(W[fallback] > 0, axis=1)
             total = cum[:, -1]
-        r = rng.random(m) * total
-        return np.minimum((cum <= r[:, None]).sum(axis=1), u - 1)
+        r = rng.random((m, size)) * total[:, None]
+        idx = (cum[:, None, :] <= r[:, :, None]).sum(axis=2)
+        return np.minimum(idx, u - 1)
 
-    idx = draw(W)
-    C = np.empty((m, k, X.shape[1]))
-    C[:, 0] = X[idx]
-    closest = ((X[None, :, :] - C[:, :1, :]) ** 2).sum(axis=2)
+    rows = np.arange(m)
+    idx = draw(W, 1)[:, 0]
+    chosen = np.empty((m, k), dtype=np.int64)
+    chosen[:, 0] = idx
+    closest = sq[idx]  # (m, u)
     for j in range(1, k):
-        idx = draw(W * closest)
-        C[:, j] = X[idx]
-        closest = np.minimum(closest, ((X[None, :, :] - X[idx][:, None, :]) ** 2).sum(axis=2))
-    return C
+        cand = draw(W * closest, n_trials)  # (m, t)
+        new_closest = np.minimum(closest[:, None, :], sq[cand])  # (m, t, u)
+        potential = (new_closest * W[:, None, :]).sum(axis=2)
+        best = potential.argmin(axis=1)
+        chosen[:, j] = cand[rows, best]
+        closest = new_closest[rows, best]
+    return X[chosen]
+
+
+def _assign(X: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest centre of each point for batched centres C (a, k, d): labels (a, u) and the
+    squared distance minus ``||x||²`` (a, u).
+
+    One matrix product for the whole batch, laid out (a, k, u) so that the comparison over
+    the few centres runs on contiguous rows."""
+    a, k, d = C.shape
+    c2 = np.einsum("akd,akd->ak", C, C)
+    dist = (C.reshape(a * k, d) @ (-2.0 * X.T)).reshape(a, k, -1) + c2[:, :, None]
+    best = np.minimum.reduce(dist, axis=1)
+    lab = np.full(best.shape, k - 1, dtype=np.int64)
+    for j in range(k - 2, -1, -1):  # the first nearest centre wins ties, as argmin
+        lab = np.where(dist[:, j] == best, j, lab)
+    return lab, best
 
 
 def _lloyd(
@@ -426,44 +463,48 @@ def _lloyd(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Batched weighted Lloyd iterations until the assignment no longer changes.
 
-    X (u, d), W (m, u), C (m, k, d) -> centres (m, k, d), labels (m, u), inertia (m,).
-    Only runs whose assignment still changes are iterated (active set). With ``groups`` (m,)
+    X (u, d), W (m, u), C (m, k, d) -> centres (m, k, d), labels (m, u), inertia (m,);
+    the iterations per run are left in ``_lloyd.last_n_iter``. Only runs whose assignment
+    still changes are iterated (the batch is compacted as runs finish). With ``groups`` (m,)
     (runs of the same weights share a group), a run that reaches the same assignment as an
     earlier run of its group is a duplicate and is frozen: from there it would repeat that
     run exactly, and its frozen inertia is never below the one the other run ends with, so the
     best run per group is unchanged."""
     m, u = W.shape
-    k = C.shape[1]
+    k, d = C.shape[1], C.shape[2]
     C = C.copy()
-    labels = np.full((m, u), -1, dtype=np.int64)
-    active = np.arange(m)
-    ks = np.arange(k)
-    probe = np.random.default_rng(12345).random(u)
+    ks = np.arange(k)[None, :, None]
+    probe = np.random.default_rng(12345).integers(1, 2**61, size=u, dtype=np.int64)
+    n_iter = np.zeros(m, dtype=np.int64)
+    idx = np.arange(m)  # runs still iterating (compact batch below)
+    Cc, Wc = C, W
+    Lc = np.full((m, u), -1, dtype=np.int64)
     for _ in range(max_iter):
-        Ca, Wa = C[active], W[active]
-        c2 = np.einsum("mkd,mkd->mk", Ca, Ca)
-        lab = (c2[:, None, :] - 2.0 * np.matmul(X, Ca.transpose(0, 2, 1))).argmin(axis=2)
-        onehot = (lab[:, :, None] == ks) * Wa[:, :, None]  # (a, u, k)
-        mass = onehot.sum(axis=1)  # (a, k)
-        sums = np.matmul(onehot.transpose(0, 2, 1), X)  # (a, k, d)
+        n_iter[idx] += 1
+        lab, _ = _assign(X, Cc)
+        onehot = (lab[:, None, :] == ks) * Wc[:, None, :]  # (a, k, u)
+        mass = onehot.sum(axis=2)  # (a, k)
+        sums = (onehot.reshape(-1, u) @ X).reshape(len(idx), k, d)
         empty = mass <= 0
-        newC = np.where(empty[:, :, None], Ca, sums / np.where(empty, 1.0, mass)[:, :, None])
-        keep = (lab != labels[active]).any(axis=1)
-        labels[active] = lab
-        C[active] = newC
+        Cc = np.where(empty[:, :, None], Cc, sums / np.where(empty, 1.0, mass)[:, :, None])
+        keep = (lab != Lc).any(axis=1)
         if groups is not None and keep.sum() > 1:
-            fingerprint = lab @ probe
-            key = np.stack([groups[active], fingerprint], axis=1)
-            _, first = np.unique(key, axis=0, return_index=True)
-            unique = np.zeros(len(active), dtype=bool)
+            key = (lab * probe).sum(axis=1) ^ (groups[idx] * np.int64(0x9E3779B97F4A7C15 - 2**64))
+            _, first = np.unique(key, return_index=True)
+            unique = np.zeros(len(idx), dtype=bool)
             unique[first] = True
             keep &= unique
-        active = active[keep]
-        if not len(active):
+        C[idx] = Cc
+        if keep.all():
+            Lc = lab
+            continue
+        idx, Cc, Wc, Lc = idx[keep], Cc[keep], Wc[keep], lab[keep]
+        if not len(idx):
             break
-    d2 = _sq_dist(X, C)
-    labels = d2.argmin(axis=2)
-    inertia = (np.take_along_axis(d2, labels[:, :, None], axis=2)[:, :, 0] * W).sum(axis=1)
+    labels, best = _assign(X, C)
+    x2 = np.einsum("ud,ud->u", X, X)
+    inertia = (np.maximum(best + x2[None, :], 0.0) * W).sum(axis=1)
+    _lloyd.last_n_iter = n_iter  # type: ignore[attr-defined]
     return C, labels, inertia
 
 
@@ -516,7 +557,7 @@ def weighted_kmeans(
     row: centres (b, k, d), labels (b, u), inertia (b,), and how many runs reached the best
     inertia (b,)."""
     W = np.atleast_2d(W)
-    b, u = W.shape
+    b = W.shape[0]
     inits = []
     if n_init:
         inits.append(_kmeanspp(X, np.repeat(W, n_init, axis=0), k, rng).reshape(b, n_init, k, -1))
@@ -525,14 +566,21 @@ def weighted_kmeans(
         inits.append(sc)
     C0 = np.concatenate(inits, axis=1)  # (b, r, k, d)
     r = C0.shape[1]
-    C, labels, inertia = _lloyd(
-        X, np.repeat(W, r, axis=0), C0.reshape(b * r, k, -1), max_iter, np.repeat(np.arange(b), r)
-    )
+    # the matrix products have an inner dimension of d or u (small): threads only cost time
+    with threadpool_limits(limits=1, user_api="blas"):
+        C, labels, inertia = _lloyd(
+            X,
+            np.repeat(W, r, axis=0),
+            C0.reshape(b * r, k, -1),
+            max_iter,
+            np.repeat(np.arange(b), r),
+        )
     inertia = inertia.reshape(b, r)
     best = inertia.argmin(axis=1)
     best_val = inertia[np.arange(b), best]
     n_best = (inertia <= best_val[:, None] + 1e-9 * np.maximum(1.0, best_val[:, None])).sum(axis=1)
     pick = np.arange(b) * r + best
+    weighted_kmeans.last_n_iter = _lloyd.last_n_iter[pick]  # type: ignore[attr-defined]
     return C[pick], labels[pick], best_val, n_best
 
 
@@ -596,7 +644,9 @@ class StabilityResult:
     def unstable(self) -> list[str]:
         """Type ids whose mean Jaccard is below the threshold."""
         return [
-            tid for tid, j in zip(self.type_ids, self.jaccard_mean, strict=True) if j < self.threshold
+            tid
+            for tid, j in zip(self.type_ids, self.jaccard_mean, strict=True)
+            if j < self.threshold
         ]
 
     def per_type(self, lang: str | None = None) -> pl.DataFrame:
@@ -656,9 +706,14 @@ class KChoice:
 
 # ------------------------------------------------------------------------------- estimator
 def _is_frame(data: Any) -> bool:
-    return isinstance(data, pl.DataFrame) or (
+    """A polars/pandas frame holding the typology question's columns (canonical data)."""
+    is_frame = isinstance(data, pl.DataFrame) or (
         hasattr(data, "columns") and hasattr(data, "to_numpy") and hasattr(data, "iloc")
     )
+    if not is_frame:
+        return False
+    columns = set(_goal_question(None).columns)
+    return any(str(c) in columns for c in data.columns)
 
 
 class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -668,8 +723,12 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
     ----------
     n_clusters : number of types (k).
     n_init : k-means++ restarts (all run as one vectorised batch on the distinct patterns).
-    init : ``"k-means++"`` or ``"ward"`` (one extra start from the k-cluster cut of weighted
-        Ward clustering, in addition to ``n_init`` k-means++ restarts; the best inertia wins).
+    init : ``"k-means++"`` (``n_init`` greedy k-means++ restarts, the best inertia wins),
+        ``"ward"`` (one extra start from the k-cluster cut of weighted Ward clustering, in
+        addition to the ``n_init`` restarts) or ``"reference"`` (one deterministic run started
+        from the reference centres, as when re-applying the study's solution to new data: the
+        local optimum nearest to the published typology, not necessarily the best inertia;
+        bootstrap refits start from the reference centres as well).
     max_iter : maximum Lloyd iterations per run.
     random_state : seed (int) or None; the same seed gives the same result.
     reference : ``"study"`` (Table 1 centres), a CSV path in the same format, or None (no
@@ -681,10 +740,8 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
     mischform_threshold : a municipality is a Mischform when its highest type probability is
         below this value.
     n_bootstrap : default number of bootstrap refits in :meth:`stability`.
-    bootstrap_init : ``"warm"`` (each refit starts from every distinct local optimum found in
-        the original fit, plus ``n_bootstrap_restarts`` k-means++ restarts) or ``"k-means++"``
-        (``n_bootstrap_restarts`` k-means++ restarts only, like refitting from scratch).
-    n_bootstrap_restarts : k-means++ restarts per bootstrap refit.
+    n_bootstrap_restarts : greedy k-means++ restarts per bootstrap refit (default 10, as
+        scikit-learn's ``KMeans``); every refit starts from scratch.
     stability_threshold : types with mean bootstrap Jaccard below this are flagged unstable.
     """
 
@@ -699,8 +756,7 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         max_reference_distance: float | None = None,
         mischform_threshold: float = 0.6,
         n_bootstrap: int = 1000,
-        bootstrap_init: str = "warm",
-        n_bootstrap_restarts: int = 2,
+        n_bootstrap_restarts: int = 10,
         stability_threshold: float = 0.75,
     ) -> None:
         self.n_clusters = n_clusters
@@ -712,7 +768,6 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         self.max_reference_distance = max_reference_distance
         self.mischform_threshold = mischform_threshold
         self.n_bootstrap = n_bootstrap
-        self.bootstrap_init = bootstrap_init
         self.n_bootstrap_restarts = n_bootstrap_restarts
         self.stability_threshold = stability_threshold
 
@@ -720,23 +775,24 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
     def _check_params(self) -> None:
         if not isinstance(self.n_clusters, int | np.integer) or self.n_clusters < 1:
             raise TypologyDataError(
-                t("typology.bad_param", name="n_clusters", received=self.n_clusters, expected="int >= 1")
+                t(
+                    "typology.bad_param",
+                    name="n_clusters",
+                    received=self.n_clusters,
+                    expected="int >= 1",
+                )
             )
         if not isinstance(self.n_init, int | np.integer) or self.n_init < 1:
             raise TypologyDataError(
                 t("typology.bad_param", name="n_init", received=self.n_init, expected="int >= 1")
             )
-        if self.init not in ("k-means++", "ward"):
-            raise TypologyDataError(
-                t("typology.bad_param", name="init", received=self.init, expected="k-means++, ward")
-            )
-        if self.bootstrap_init not in ("warm", "k-means++"):
+        if self.init not in ("k-means++", "ward", "reference"):
             raise TypologyDataError(
                 t(
                     "typology.bad_param",
-                    name="bootstrap_init",
-                    received=self.bootstrap_init,
-                    expected="warm, k-means++",
+                    name="init",
+                    received=self.init,
+                    expected="k-means++, ward, reference",
                 )
             )
 
@@ -767,12 +823,16 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         n_rows = len(points)
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=float).reshape(-1)
-            if len(sample_weight) != n_rows or not np.all(np.isfinite(sample_weight)) or (
-                sample_weight < 0
-            ).any():
+            if (
+                len(sample_weight) != n_rows
+                or not np.all(np.isfinite(sample_weight))
+                or (sample_weight < 0).any()
+            ):
                 raise TypologyDataError(
                     t("typology.bad_weights", received=len(sample_weight), expected=n_rows)
                 )
+            if not (sample_weight > 0).any():
+                raise TypologyDataError(t("typology.zero_weights", received=n_rows))
             typable = typable & (sample_weight > 0)
         X = points[typable]
         w = None if sample_weight is None else sample_weight[typable]
@@ -798,14 +858,16 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
     def _fit_patterns(self, patterns: np.ndarray, counts: np.ndarray, weights: np.ndarray) -> None:
         rng = np.random.default_rng(self.random_state)
         k = int(self.n_clusters)
-        start = None
+        start, n_init = None, int(self.n_init)
         if self.init == "ward":
             start = _ward_centers(patterns, weights, k)[None]
+        elif self.init == "reference":
+            start, n_init = self._reference_start(k)[None], 0
         C, labels, inertia, n_best = weighted_kmeans(
-            patterns, weights[None], k, int(self.n_init), rng, int(self.max_iter), start
+            patterns, weights[None], k, n_init, rng, int(self.max_iter), start
         )
         centers, pat_labels = C[0], labels[0]
-        self.local_optima_ = self._local_optima(patterns, weights, k, rng)
+        self.n_iter_ = int(weighted_kmeans.last_n_iter[0])  # type: ignore[attr-defined]
         # naming and canonical order
         type_ids, ref_dist = self._name_clusters(centers, weights, pat_labels)
         order = self._canonical_order(type_ids, centers, weights, pat_labels)
@@ -823,31 +885,25 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         self.cluster_sizes_ = mass
         self.inertia_ = float(inertia[0])
         self.n_best_restarts_ = int(n_best[0])
-        self.n_restarts_ = int(self.n_init) + (1 if start is not None else 0)
+        self.n_restarts_ = n_init + (1 if start is not None else 0)
         d = patterns.shape[1]
         self.sigma2_ = max(self.inertia_ / (weights.sum() * d), 1e-6)
         self.data_hash_ = _data_hash(patterns, weights)
         self.n_patterns_ = len(patterns)
         self.n_samples_fit_ = float(counts.sum())
 
-    def _local_optima(
-        self, patterns: np.ndarray, weights: np.ndarray, k: int, rng: np.random.Generator
-    ) -> np.ndarray:
-        """Distinct converged solutions (centres) of ``n_init`` restarts, best first; used as
-        warm starts of bootstrap refits. At most 8 are kept."""
-        C0 = _kmeanspp(patterns, np.repeat(weights[None], int(self.n_init), axis=0), k, rng)
-        C, labels, inertia = _lloyd(
-            patterns, np.repeat(weights[None], len(C0), axis=0), C0, int(self.max_iter)
-        )
-        seen: dict[tuple, int] = {}
-        for i in np.argsort(inertia, kind="stable"):
-            # a partition up to label permutation: sort the label of each cluster's first point
-            relabel = {}
-            key = tuple(relabel.setdefault(int(lab), len(relabel)) for lab in labels[i])
-            seen.setdefault(key, int(i))
-            if len(seen) >= 8:
-                break
-        return C[list(seen.values())]
+    def _reference_start(self, k: int) -> np.ndarray:
+        """Reference centres as the start of ``init="reference"`` (k must match)."""
+        reference = self._reference()
+        if reference is None or len(reference[1]) != k:
+            raise TypologyDataError(
+                t(
+                    "typology.reference_init",
+                    received=0 if reference is None else len(reference[1]),
+                    expected=k,
+                )
+            )
+        return reference[1]
 
     def _reference(self) -> tuple[list[str], np.ndarray] | None:
         if self.reference is None:
@@ -965,7 +1021,7 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         ``label``, ``reason`` (why not typed), ``p_<type>`` per type, ``mischform``, and
         ``distance_<type>``. Suitable for ``assignments.csv``."""
         check_is_fitted(self)
-        _, typable, reason = self._points(data, reset=False)
+        reason = self._points(data, reset=False)[2]
         labels = self.predict(data)
         proba = self.predict_proba(data)
         dist = self.transform(data)
@@ -984,7 +1040,9 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         for j, tid in enumerate(self.type_ids_):
             cols[f"distance_{tid}"] = dist[:, j]
         out = pl.DataFrame(cols, strict=False)
-        return out.with_columns(pl.col(c).fill_nan(None) for c in out.columns if c.startswith(("p_", "distance_")))
+        return out.with_columns(
+            pl.col(c).fill_nan(None) for c in out.columns if c.startswith(("p_", "distance_"))
+        )
 
     def centers_frame(self, lang: str | None = None) -> pl.DataFrame:
         """Centres as a table: one row per goal option, one column per type id."""
@@ -1019,15 +1077,11 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         counts = self.pattern_counts_
         if resample_counts is None:
             B = int(n_bootstrap if n_bootstrap is not None else self.n_bootstrap)
-            rng = np.random.default_rng(
-                self.random_state if random_state is None else random_state
-            )
+            rng = np.random.default_rng(self.random_state if random_state is None else random_state)
             resample_counts = rng.multinomial(int(counts.sum()), counts / counts.sum(), size=B)
         else:
             resample_counts = np.asarray(resample_counts, dtype=float)
-            rng = np.random.default_rng(
-                self.random_state if random_state is None else random_state
-            )
+            rng = np.random.default_rng(self.random_state if random_state is None else random_state)
             if resample_counts.ndim != 2 or resample_counts.shape[1] != len(counts):
                 raise TypologyDataError(
                     t(
@@ -1039,15 +1093,20 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         resample_counts = resample_counts.astype(float)
         mean_w = self.pattern_weights_ / np.where(counts > 0, counts, 1.0)
         W = resample_counts * mean_w[None]
-        start = self.local_optima_ if self.bootstrap_init == "warm" else None
         labels = np.empty(W.shape, dtype=np.int64)
+        # single precision halves the memory traffic of the batch; rank points and counts are
+        # small integers, so only the centres are rounded (by < 1e-6)
+        patterns32, W32 = self.patterns_.astype(np.float32), W.astype(np.float32)
+        restarts, start = int(self.n_bootstrap_restarts), None
+        if self.init == "reference":  # refit as the original: Lloyd from the reference centres
+            restarts, start = 0, self._reference_start(k)[None].astype(np.float32)
         chunk = 250  # bounds memory: chunk * restarts * patterns * k
         for s in range(0, len(W), chunk):
             _, lab, _, _ = weighted_kmeans(
-                self.patterns_,
-                W[s : s + chunk],
+                patterns32,
+                W32[s : s + chunk],
                 k,
-                int(self.n_bootstrap_restarts),
+                restarts,
                 rng,
                 int(self.max_iter),
                 start,
@@ -1117,7 +1176,11 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
     def from_dict(cls, data: dict[str, Any], origin: str = "model") -> Typology:
         """Rebuild a fitted (apply-only) model from :meth:`to_dict` output."""
         required = ("format", "format_version", "type_ids", "centers", "sigma2", "params")
-        missing = [key for key in required if key not in data] if isinstance(data, dict) else list(required)
+        missing = (
+            [key for key in required if key not in data]
+            if isinstance(data, dict)
+            else list(required)
+        )
         if missing or data.get("format") != MODEL_FORMAT:
             raise TypologyError(
                 t("typology.model_invalid", origin=origin, missing=", ".join(missing) or "format")
@@ -1233,8 +1296,12 @@ def _weighted_silhouette(X: np.ndarray, w: np.ndarray, labels: np.ndarray, k: in
     mass = onehot.sum(axis=0)
     own = labels
     own_mass = mass[own] - 1.0
-    a = np.where(own_mass > 0, sums[np.arange(len(X)), own] / np.where(own_mass > 0, own_mass, 1), 0)
-    other = np.where(np.arange(k)[None] == own[:, None], np.inf, sums / np.where(mass > 0, mass, np.inf))
+    a = np.where(
+        own_mass > 0, sums[np.arange(len(X)), own] / np.where(own_mass > 0, own_mass, 1), 0
+    )
+    other = np.where(
+        np.arange(k)[None] == own[:, None], np.inf, sums / np.where(mass > 0, mass, np.inf)
+    )
     other = np.where(mass[None] > 0, other, np.inf)
     b = other.min(axis=1)
     s = np.where((own_mass > 0) & np.isfinite(b), (b - a) / np.maximum(np.maximum(a, b), 1e-12), 0)
@@ -1287,10 +1354,10 @@ def choose_k(
             t("typology.too_few_patterns", received=len(patterns), expected=max(k_values))
         )
     rng = np.random.default_rng(random_state)
-    n_rows = int(round(counts.sum()))
+    n_rows = round(counts.sum())
     mean_points = (patterns * weights[:, None]).sum(axis=0) / weights.sum()
     refs = []
-    max_rank = int(round(patterns.max())) if patterns.size else 3
+    max_rank = round(patterns.max()) if patterns.size else 3
     for _ in range(n_references):
         sim = simulate_rankings(mean_points[None], [n_rows], rng, max_rank=max(1, max_rank))
         rp, _, rw, _ = count_patterns(sim)
@@ -1311,7 +1378,14 @@ def choose_k(
         gap = float(ref_arr.mean() - math.log(max(wss, 1e-12)))
         sd = float(ref_arr.std()) * math.sqrt(1 + 1 / len(ref_arr))
         rows.append(
-            {"k": k, "wss": wss, "silhouette": sil, "calinski_harabasz": ch, "gap": gap, "gap_se": sd}
+            {
+                "k": k,
+                "wss": wss,
+                "silhouette": sil,
+                "calinski_harabasz": ch,
+                "gap": gap,
+                "gap_se": sd,
+            }
         )
     table = pl.DataFrame(rows)
     gap = table["gap"].to_list()
@@ -1322,7 +1396,11 @@ def choose_k(
                 table,
                 k_values[i],
                 "gap",
-                {"k": k_values[i], "gap": round(gap[i], 3), "next": round(gap[i + 1] - se[i + 1], 3)},
+                {
+                    "k": k_values[i],
+                    "gap": round(gap[i], 3),
+                    "next": round(gap[i + 1] - se[i + 1], 3),
+                },
             )
     best = int(np.argmax(table["silhouette"].to_numpy()))
     return KChoice(

@@ -191,7 +191,10 @@ def validate_file(
     if mp is not None:
         mp.check(cb)
     fmt = format or (mp.format if mp else None)
-    data, meta = read_data(path, fmt, lazy=True, progress=progress)
+    fast = None
+    if mp is None:
+        fast = {c: d for c, d in canonical_schema(cb).items() if d != pl.String}
+    data, meta = read_data(path, fmt, dtypes=fast, progress=progress)
     return validate_frame(
         data, source=str(path), codebook=cb, meta=meta, mapping=mp, progress=progress
     )
@@ -209,10 +212,12 @@ def validate_frame(
     """Validate a raw frame (polars eager/lazy or pandas) against the codebook."""
     cb = codebook or default_codebook()
     meta = meta or Meta(source=source, format="frame")
-    if not isinstance(frame, pl.DataFrame | pl.LazyFrame):
+    if isinstance(frame, pl.LazyFrame):
+        frame = frame.collect()
+    elif not isinstance(frame, pl.DataFrame):
         try:
             frame = pl.from_pandas(frame)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise InputFileError(t("validate.not_a_frame", value=type(frame).__name__)) from exc
     _progress(progress, "parse", 0.0)
     warnings: list[Issue] = [
@@ -260,12 +265,36 @@ def validate_frame(
             )
         )
 
-    df = _parse(frame, cb, meta, source)
-    if df.height == 0:
+    if frame.height == 0:
         raise InputFileError(t("validate.no_rows", file=source))
-    _progress(progress, "parse", 1.0)
+    schema = dict(frame.schema)
+    values, kinds = _parse_exprs(schema, cb)
+    if ROW_COLUMN in schema:
+        row = pl.col(ROW_COLUMN).cast(pl.Int64)
+    else:
+        row = pl.int_range(pl.len(), dtype=pl.Int64) + meta.first_data_row
+    cell_bad = pl.any_horizontal([k > 0 for k in kinds.values()]) if kinds else pl.lit(False)
+    required = [c for q in cb if q.required for c in q.columns]
+    req_kinds = [kinds.get(c, pl.lit(_OK, pl.UInt8)).alias(f"__k_{c}") for c in required]
+    extra = [pl.col(ERROR_COLUMN)] if ERROR_COLUMN in schema else []
+    checks = _checks(cb)
+    # eager steps: one huge lazy plan makes polars' optimiser slow
+    df = frame.select([row.alias(_ROW), *values, cell_bad.alias("__cellbad"), *req_kinds, *extra])
     df = _normalise(df, cb)
-    errors, rejected = _check(df, cb, source, progress)
+    _progress(progress, "parse", 1.0)
+    # which rules fire at all (scalars), then materialise only those masks
+    hits = df.select([c.mask.fill_null(False).any().alias(f"__m{i}") for i, c in enumerate(checks)])
+    active = [(f"__m{i}", c) for i, c in enumerate(checks) if hits.item(0, i)]
+    if active:
+        df = df.with_columns([c.mask.fill_null(False).alias(m) for m, c in active])
+    _progress(progress, "check", 0.5)
+    rejected_expr = pl.col("__cellbad")
+    for m, _ in active:
+        rejected_expr = rejected_expr | pl.col(m)
+    if extra:
+        rejected_expr = rejected_expr | pl.col(ERROR_COLUMN).is_not_null()
+    rejected = df.select(rejected_expr.alias("r")).get_column("r")
+    errors = _collect_issues(df, frame, active, cb, source)
     _progress(progress, "check", 1.0)
 
     rows = df.get_column(_ROW)
@@ -339,6 +368,10 @@ def empty_frame(codebook: Codebook | None = None) -> pl.DataFrame:
 def _as_text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.String:
         return col.str.strip_chars().replace("", None)
+    if isinstance(dtype, pl.Categorical | pl.Enum):
+        return col.cast(pl.String).str.strip_chars().replace("", None)
+    if dtype == pl.Null:
+        return col.cast(pl.String)
     if dtype.is_float():
         return (
             pl.when(col.is_finite() & (col == col.round(0)))
@@ -348,79 +381,127 @@ def _as_text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return col.cast(pl.String)
 
 
-def _parse(frame: pl.DataFrame | pl.LazyFrame, cb: Codebook, meta: Meta, source: str):
-    schema = dict(frame.collect_schema())
+# cell kinds: 0 = fine (or missing), 1 = not a number, 2 = not a whole number
+_OK, _NAN, _NONINT = 0, 1, 2
+_KIND_RULE = {_NAN: "not_a_number", _NONINT: "not_integer"}
+
+
+def _number_parts(
+    present: pl.Expr, num: pl.Expr, missing: list[float], integer: bool
+) -> tuple[pl.Expr, pl.Expr]:
+    """(value, kind) expressions from "cell not empty" and the cell's numeric reading."""
+    not_number = present & (num.is_null() | ~num.is_finite())
+    kind = pl.when(not_number).then(pl.lit(_NAN, pl.UInt8))
+    bad = not_number
+    if integer:
+        not_int = ~not_number & num.is_not_null() & (num != num.floor())
+        kind = kind.when(not_int).then(pl.lit(_NONINT, pl.UInt8))
+        bad = bad | not_int
+    kind = kind.otherwise(pl.lit(_OK, pl.UInt8))
+    value = pl.when(~bad & ~num.is_in(missing).fill_null(False)).then(num)
+    return value, kind
+
+
+def _parse_exprs(
+    schema: dict[str, pl.DataType], cb: Codebook
+) -> tuple[list[pl.Expr], dict[str, pl.Expr]]:
+    """Canonical value expressions for every codebook column, and cell-kind expressions for
+    the columns that can hold unparseable cells."""
     missing = [float(m) for m in cb.missing_values]
-    exprs: list[pl.Expr] = []
-    errors: list[pl.Expr] = []
-    if ERROR_COLUMN in schema:
-        errors.append(pl.col(ERROR_COLUMN))
+    values: list[pl.Expr] = []
+    kinds: dict[str, pl.Expr] = {}
     for q in cb:
         target = dtype_of(q)
+        integer = target == pl.Int64
         for name in q.columns:
-            if name not in schema:
-                exprs.append(pl.lit(None, target).alias(name))
+            dtype = schema.get(name)
+            if dtype is None or dtype == pl.Null:
+                values.append(pl.lit(None, target).alias(name))
                 continue
-            dtype = schema[name]
+            col = pl.col(name)
             if q.kind == "text":
-                exprs.append(_as_text(pl.col(name), dtype).alias(name))
+                values.append(_as_text(col, dtype).alias(name))
                 continue
-            if dtype == pl.Null:
-                exprs.append(pl.lit(None, target).alias(name))
+            if dtype.is_integer() or dtype == pl.Boolean:
+                # parsed by the reader already: nothing can be malformed
+                if dtype == pl.Boolean:
+                    value = col
+                else:
+                    codes = pl.Series([int(m) for m in missing], dtype=dtype)
+                    value = pl.when(~col.is_in(codes).fill_null(False)).then(col)
+                values.append(value.cast(target, strict=False).alias(name))
                 continue
-            raw = _as_text(pl.col(name), dtype)
-            if dtype == pl.String:
-                num = raw.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
-            elif dtype == pl.Boolean or dtype.is_numeric():
-                num = pl.col(name).cast(pl.Float64)
+            if dtype.is_numeric():
+                present = col.is_not_null()
+                num = col.cast(pl.Float64)
             else:
-                num = raw.cast(pl.Float64, strict=False)
-            not_number = raw.is_not_null() & (num.is_null() | ~num.is_finite())
-            is_missing = num.is_in(missing).fill_null(False)
-            bad = not_number
-            errors.append(
-                pl.when(not_number).then(pl.lit(f"{name}{UNIT_SEP}not_a_number{UNIT_SEP}") + raw)
+                raw = _as_text(col, dtype)
+                present = raw.is_not_null()
+                num = raw.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+            value, kind = _number_parts(present, num, missing, integer)
+            values.append(value.cast(target, strict=False).alias(name))
+            kinds[name] = kind
+    return values, kinds
+
+
+def _cell_issues(
+    frame: pl.DataFrame, rows: pl.Series, idx: pl.Series, cb: Codebook, source: str
+) -> list[tuple[int, int, Issue]]:
+    """Issues for unparseable cells, computed on the few rows that have them."""
+    sub = frame.select(pl.all().gather(idx))
+    _, kinds = _parse_exprs(dict(sub.schema), cb)
+    if not kinds:
+        return []
+    k = sub.select([e.alias(c) for c in kinds for e in [kinds[c]]])
+    expected_for = _cell_expectations(cb)
+    out: list[tuple[int, int, Issue]] = []
+    numbers = rows.gather(idx).to_list()
+    for c in kinds:
+        codes = k.get_column(c)
+        bad = codes > 0
+        if not bad.any():
+            continue
+        raw = sub.get_column(c).cast(pl.String)
+        for j in bad.arg_true().to_list():
+            rule = _KIND_RULE[codes[j]]
+            value = raw[j]
+            issue = _issue(rule, source, numbers[j], c, value, expected_for(c, rule), {})
+            out.append((numbers[j], -1, issue))
+    return out
+
+
+def _mapping_issues(df: pl.DataFrame, cb: Codebook, source: str) -> list[tuple[int, int, Issue]]:
+    out: list[tuple[int, int, Issue]] = []
+    if ERROR_COLUMN not in df.columns:
+        return out
+    expected_for = _cell_expectations(cb)
+    cell = df.filter(pl.col(ERROR_COLUMN).is_not_null()).select(_ROW, ERROR_COLUMN)
+    for row, text in cell.iter_rows():
+        for entry in text.split(RECORD_SEP):
+            column, rule, value = ([*entry.split(UNIT_SEP, 2), "", ""])[:3]
+            out.append(
+                (row, -1, _issue(rule, source, row, column, value, expected_for(column, rule), {}))
             )
-            if target == pl.Int64:
-                not_int = ~not_number & num.is_not_null() & (num != num.floor())
-                errors.append(
-                    pl.when(not_int).then(pl.lit(f"{name}{UNIT_SEP}not_integer{UNIT_SEP}") + raw)
-                )
-                bad = bad | not_int
-            value = pl.when(~bad & ~is_missing).then(num)
-            exprs.append(value.cast(target, strict=False).alias(name))
-    if ROW_COLUMN in schema:
-        row = pl.col(ROW_COLUMN).cast(pl.Int64)
-    else:
-        row = pl.int_range(pl.len(), dtype=pl.Int64) + meta.first_data_row
-    err = (
-        pl.concat_str(errors, separator=RECORD_SEP, ignore_nulls=True).replace("", None)
-        if errors
-        else pl.lit(None, pl.String)
-    )
-    query = frame.lazy().select([row.alias(_ROW), *exprs, err.alias(ERROR_COLUMN)])
-    try:
-        if isinstance(frame, pl.LazyFrame):
-            return query.collect(engine="streaming")
-        return query.collect()
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        msg = str(exc).strip().splitlines()
-        raise InputFileError(
-            t("validate.file_not_csv", file=source, error=msg[0][:200] if msg else exc)
-        ) from exc
+    return out
 
 
 def _normalise(df: pl.DataFrame, cb: Codebook) -> pl.DataFrame:
     """Multiple choice / ranking: once any option of a question is answered, empty option
-    cells mean "not ticked" / "not ranked" (0) — as in LimeSurvey and SPSS exports."""
+    cells mean "not ticked" / "not ranked" (0) — as in LimeSurvey and SPSS exports.
+    Only questions that have such partly empty rows are touched."""
+    multi = [q for q in cb if q.kind in ("multiple", "ranking")]
+    if not multi:
+        return df
+    all_null = df.select(
+        [pl.all_horizontal([pl.col(c).is_null() for c in q.columns]).sum() for q in multi]
+    ).row(0)
+    counts = df.null_count()
     exprs = []
-    for q in cb:
-        if q.kind in ("multiple", "ranking"):
-            answered = pl.any_horizontal([pl.col(c).is_not_null() for c in q.columns])
-            exprs.extend(
-                pl.when(answered).then(pl.col(c).fill_null(0)).otherwise(None).alias(c)
-                for c in q.columns
-            )
+    for q, empty_rows in zip(multi, all_null, strict=True):
+        if sum(counts.get_column(c).item() for c in q.columns) == empty_rows * len(q.columns):
+            continue  # every row is either fully answered or fully empty
+        answered = pl.any_horizontal([pl.col(c).is_not_null() for c in q.columns])
+        exprs.extend(pl.when(answered).then(pl.col(c).fill_null(0)).alias(c) for c in q.columns)
     return df.with_columns(exprs) if exprs else df
 
 
@@ -478,7 +559,7 @@ def _checks(cb: Codebook) -> list[_Check]:
                         "out_of_range",
                         first,
                         cond.fill_null(False),
-                        pl.col(first).cast(pl.String),
+                        _as_text(pl.col(first), dtype_of(q)),
                         t("validate.expected_range", lo=_num(lo), hi=_num(hi)),
                     )
                 )
@@ -564,9 +645,7 @@ def _checks(cb: Codebook) -> list[_Check]:
                 )
             )
         if q.required:
-            failed_cell = (
-                pl.col(ERROR_COLUMN).str.contains(f"{first}{UNIT_SEP}", literal=True).fill_null(False)
-            )
+            failed_cell = pl.col(f"__k_{first}") > 0
             checks.append(
                 _Check(
                     "missing_required",
@@ -595,53 +674,35 @@ def _num(v: float | None) -> str:
     return str(int(v)) if float(v).is_integer() else str(v)
 
 
-def _check(
-    df: pl.DataFrame, cb: Codebook, source: str, progress: Progress | None
-) -> tuple[list[Issue], pl.Series]:
-    checks = _checks(cb)
-    masks = df.select([c.mask.alias(f"m{i}") for i, c in enumerate(checks)])
-    _progress(progress, "check", 0.5)
-    rejected = masks.select(
-        pl.any_horizontal(pl.all()).fill_null(False).alias("r")
-    ).get_column("r") | df.get_column(ERROR_COLUMN).is_not_null()
+def _collect_issues(
+    df: pl.DataFrame,
+    frame: pl.DataFrame,
+    active: list[tuple[str, _Check]],
+    cb: Codebook,
+    source: str,
+) -> list[Issue]:
+    """Issues from the rule masks, unparseable cells and mapping problems, in row order."""
     issues: list[tuple[int, int, Issue]] = []
-    hits = masks.select(pl.all().fill_null(False).any())
     idc = cb.id_column
-    first_rows: dict[str, int] = {}
-    for i, check in enumerate(checks):
-        if not hits.item(0, i):
-            continue
-        idx = masks.get_column(f"m{i}").fill_null(False).arg_true()
-        sub = df[idx].select(pl.col(_ROW), check.value.alias("__v"))
+    for i, (m, check) in enumerate(active):
+        idx = df.get_column(m).arg_true()
+        sub = df.select(pl.all().gather(idx)).select(_ROW, check.value.alias("__v"))
+        first_rows: dict[str, int] = {}
+        ids: list[str] = []
         if check.rule == "duplicate_id":
             dup = df.filter(pl.col(idc).is_duplicated()).group_by(idc).agg(pl.col(_ROW).min())
             first_rows = dict(dup.iter_rows())
-            ids = df[idx].get_column(idc).to_list()
+            ids = df.get_column(idc).gather(idx).to_list()
         for j, (row, value) in enumerate(sub.iter_rows()):
-            extra = {}
-            if check.rule == "duplicate_id":
-                extra["first_row"] = first_rows.get(ids[j], "?")
-            issues.append(
-                (
-                    row,
-                    i,
-                    _issue(check.rule, source, row, check.column, value, check.expected, extra),
-                )
-            )
-    cell = df.filter(pl.col(ERROR_COLUMN).is_not_null()).select(_ROW, ERROR_COLUMN)
-    expected_for = _cell_expectations(cb)
-    for row, text in cell.iter_rows():
-        for entry in text.split(RECORD_SEP):
-            column, rule, value = (entry.split(UNIT_SEP, 2) + ["", ""])[:3]
-            issues.append(
-                (
-                    row,
-                    -1,
-                    _issue(rule, source, row, column, value, expected_for(column, rule), {}),
-                )
-            )
+            extra = {"first_row": first_rows.get(ids[j], "?")} if ids else {}
+            issue = _issue(check.rule, source, row, check.column, value, check.expected, extra)
+            issues.append((row, i, issue))
+    bad_cells = df.get_column("__cellbad")
+    if bad_cells.any():
+        issues += _cell_issues(frame, df.get_column(_ROW), bad_cells.arg_true(), cb, source)
+    issues += _mapping_issues(df, cb, source)
     issues.sort(key=lambda x: (x[0], x[1]))
-    return [i for _, _, i in issues], rejected
+    return [i for _, _, i in issues]
 
 
 def _cell_expectations(cb: Codebook) -> Callable[[str, str], str]:

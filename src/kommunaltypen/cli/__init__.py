@@ -24,10 +24,12 @@ from kommunaltypen.errors import KommunaltypenError
 
 COMMAND_MODULES: list[str] = [
     # one line per command module, each with a register(app) function
+    "kommunaltypen.cli.classify_cmd",
     "kommunaltypen.cli.validate_cmd",
     "kommunaltypen.cli.codebook_cmd",
     "kommunaltypen.cli.analyze_cmd",
     "kommunaltypen.cli.report_cmd",
+    "kommunaltypen.cli.example_cmd",
 ]
 
 err_console = Console(stderr=True)

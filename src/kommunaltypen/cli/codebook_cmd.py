@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -15,7 +15,7 @@ from kommunaltypen.errors import InputFileError
 from kommunaltypen.i18n import get_lang, t
 
 
-class CodebookFormat(str, Enum):
+class CodebookFormat(StrEnum):
     json = "json"
     csv = "csv"
     md = "md"

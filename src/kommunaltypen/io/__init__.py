@@ -10,7 +10,7 @@ value labels, user-missing declarations …), like pyreadstat's ``(df, meta)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import polars as pl
 from kommunaltypen.errors import InputFileError
 from kommunaltypen.i18n import t
 from kommunaltypen.io._common import Meta, Progress, check_file
-from kommunaltypen.io.csv_reader import detect_encoding, read_csv, sniff_delimiter
+from kommunaltypen.io.csv_reader import read_csv, sniff, sniff_delimiter
 from kommunaltypen.io.limesurvey_reader import looks_like_limesurvey, read_limesurvey
 from kommunaltypen.io.sav_reader import read_sav
 from kommunaltypen.io.writers import WRITERS, write_data
@@ -77,34 +77,26 @@ def detect_format(path: str | Path) -> str:
         raise InputFileError(
             t("validate.unknown_format", file=p, expected=", ".join(sorted(_EXTENSIONS)))
         )
-    encoding = detect_encoding(p)
-    header = _header(p, encoding)
+    _, header = sniff(p)
     names = [n.strip().strip('"') for n in header.split(sniff_delimiter(header))]
     return "limesurvey" if looks_like_limesurvey(names) else "csv"
-
-
-def _header(p: Path, encoding: str) -> str:
-    with p.open("r", encoding="utf-8-sig" if encoding == "utf-8" else encoding) as fh:
-        for line in fh:
-            if line.strip():
-                return line
-    raise InputFileError(t("validate.file_empty", file=p))
 
 
 def read_data(
     path: str | Path,
     format: str | None = None,
     *,
-    lazy: bool = False,
+    dtypes: Mapping[str, pl.DataType] | None = None,
     progress: Progress | None = None,
-) -> tuple[pl.DataFrame | pl.LazyFrame, Meta]:
-    """Read ``path`` with the reader ``format`` (detected when None)."""
+) -> tuple[pl.DataFrame, Meta]:
+    """Read ``path`` with the reader ``format`` (detected when None). ``dtypes``: CSV columns
+    to parse as numbers where possible (the validator's fast path)."""
     fmt = format or detect_format(path)
     reader = READERS.get(fmt)
     if reader is None:
         raise InputFileError(
             t("validate.unknown_reader", value=fmt, expected=", ".join(sorted(READERS)))
         )
-    if fmt in ("csv", "limesurvey"):
-        return reader(path, lazy=lazy, progress=progress)
+    if fmt == "csv":
+        return reader(path, dtypes=dtypes, progress=progress)
     return reader(path, progress=progress)

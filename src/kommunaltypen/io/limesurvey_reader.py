@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from kommunaltypen.io._common import Meta, Progress
-from kommunaltypen.io.csv_reader import collect, open_csv
+from kommunaltypen.io.csv_reader import read_csv
 
 SYSTEM_COLUMNS = (
     "id",
@@ -40,17 +40,15 @@ def read_limesurvey(
     *,
     encoding: str | None = None,
     delimiter: str | None = None,
-    lazy: bool = False,
     progress: Progress | None = None,
-) -> tuple[pl.DataFrame | pl.LazyFrame, Meta]:
-    lf, meta = open_csv(path, encoding=encoding, delimiter=delimiter)
+    **_: object,
+) -> tuple[pl.DataFrame, Meta]:
+    df, meta = read_csv(path, encoding=encoding, delimiter=delimiter, progress=progress)
     meta.format = "limesurvey"
     meta.decimal_comma = False
-    names = lf.collect_schema().names()
     yes_no = [
-        pl.col(n).replace({"Y": "1", "N": "0"}) for n in names if n.lower() not in SYSTEM_COLUMNS
+        pl.col(n).replace({"Y": "1", "N": "0"})
+        for n in df.columns
+        if n.lower() not in SYSTEM_COLUMNS
     ]
-    lf = lf.with_columns(yes_no)
-    if lazy:
-        return lf, meta
-    return collect(lf, path), meta
+    return df.with_columns(yes_no), meta

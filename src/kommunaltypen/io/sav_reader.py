@@ -24,6 +24,24 @@ def _missing_expr(name: str, ranges: list[dict[str, Any]], dtype: pl.DataType) -
     return pl.when(hit).then(None).otherwise(col).alias(name)
 
 
+def _to_polars(pdf: Any) -> pl.DataFrame:
+    """pandas -> polars without pyarrow: numbers stay numbers (NaN -> null), the rest text."""
+    cols = []
+    for name in pdf.columns:
+        s = pdf[name]
+        if s.dtype.kind in "fiub":
+            cols.append(pl.Series(str(name), s.to_numpy()).fill_nan(None))
+        else:
+            cols.append(
+                pl.Series(
+                    str(name),
+                    [None if v is None or v != v else str(v) for v in s.tolist()],
+                    dtype=pl.String,
+                )
+            )
+    return pl.DataFrame(cols)
+
+
 def read_sav(
     path: str | Path, *, progress: Progress | None = None, **_: object
 ) -> tuple[pl.DataFrame, Meta]:
@@ -33,17 +51,18 @@ def read_sav(
 
     p = check_file(path)
     report(progress, "read", 0.0)
+    notes = []
     try:
-        pdf, pmeta = pyreadstat.read_sav(str(p), user_missing=True)
+        try:
+            pdf, pmeta = pyreadstat.read_sav(str(p), user_missing=True)
+        except (ValueError, OverflowError):  # dates pandas cannot hold: keep them as numbers
+            pdf, pmeta = pyreadstat.read_sav(
+                str(p), user_missing=True, disable_datetime_conversion=True
+            )
+            notes.append(t("validate.note_sav_dates"))
     except Exception as exc:  # pyreadstat raises several unrelated types for broken files
         raise InputFileError(t("validate.file_not_sav", file=p, error=exc)) from exc
-    for name in pdf.columns:  # datetimes and other objects -> text, polars-friendly
-        if pdf[name].dtype.kind in "mMO":
-            pdf[name] = pdf[name].map(lambda v: None if v is None or v != v else str(v))
-    try:
-        df = pl.from_pandas(pdf)
-    except Exception as exc:  # noqa: BLE001 - exotic column types
-        raise InputFileError(t("validate.file_not_sav", file=p, error=exc)) from exc
+    df = _to_polars(pdf)
     ranges: dict[str, list[dict[str, Any]]] = dict(pmeta.missing_ranges or {})
     for name, values in (getattr(pmeta, "missing_user_values", None) or {}).items():
         ranges.setdefault(name, []).extend({"lo": v, "hi": v} for v in values)
@@ -60,10 +79,13 @@ def read_sav(
         },
         value_labels=dict(pmeta.variable_value_labels or {}),
         user_missing={
-            n: [(r.get("lo"), r.get("hi")) if r.get("lo") != r.get("hi") else r.get("lo")
-                for r in rs]
+            n: [
+                (r.get("lo"), r.get("hi")) if r.get("lo") != r.get("hi") else r.get("lo")
+                for r in rs
+            ]
             for n, rs in ranges.items()
         },
     )
+    meta.notes.extend(notes)
     report(progress, "read", 1.0)
     return df, meta

@@ -7,6 +7,7 @@ canonical data (see the round-trip tests).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -59,7 +60,7 @@ def sav_metadata(df: pl.DataFrame, codebook: Codebook) -> dict[str, object]:
     for col in df.columns:
         try:
             q, opt = codebook.column_owner(col)
-        except Exception:  # noqa: BLE001 - columns outside the codebook get no labels
+        except Exception:
             continue
         labels[col] = f"{q.label_de}: {opt.label_de}" if opt else q.label_de
         if q.kind == "text":
@@ -82,19 +83,28 @@ def sav_metadata(df: pl.DataFrame, codebook: Codebook) -> dict[str, object]:
     }
 
 
+def to_pandas(df: pl.DataFrame) -> Any:
+    """A pandas frame for pyreadstat without needing pyarrow: numbers as float64 (null ->
+    NaN, i.e. system-missing), everything else as text (null -> "")."""
+    import pandas as pd
+
+    data = {}
+    for c, d in df.schema.items():
+        s = df.get_column(c)
+        if d.is_numeric() or d == pl.Boolean:
+            data[c] = s.cast(pl.Float64).fill_null(float("nan")).to_numpy()
+        else:
+            data[c] = pd.Series(s.cast(pl.String).fill_null("").to_list(), dtype=object)
+    return pd.DataFrame(data, columns=df.columns)
+
+
 def write_sav(df: pl.DataFrame, path: Path, codebook: Codebook | None = None) -> None:
     """SPSS file with variable labels, value labels and the codebook's missing codes declared
     as user-missing values (nulls are written as system-missing)."""
     import pyreadstat
 
     cb = codebook or default_codebook()
-    text_cols = [c for c, d in df.schema.items() if d == pl.String]
-    pdf = df.with_columns(pl.col(text_cols).fill_null("")).to_pandas()
-    for c, d in df.schema.items():
-        if d.is_numeric():
-            pdf[c] = pdf[c].astype("float64")
-        else:
-            pdf[c] = pdf[c].astype(object)
+    pdf = to_pandas(df)
     meta = sav_metadata(df, cb)
     column_labels = meta["column_labels"]
     pyreadstat.write_sav(

@@ -59,9 +59,7 @@ def read_xlsx(
             names.pop()
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise InputFileError(
-                t("validate.duplicate_columns", file=p, columns=", ".join(dupes))
-            )
+            raise InputFileError(t("validate.duplicate_columns", file=p, columns=", ".join(dupes)))
         width = len(names)
         columns: list[list[str | None]] = [[] for _ in range(width)]
         row_numbers: list[int] = []

@@ -41,6 +41,12 @@ GROUPS: tuple[str, ...] = (*TYPES, UNTYPED)
 N_TOTAL = 412
 N_TYPED = 325
 DEFAULT_SEED = 2019
+#: a typed row must be this much closer (squared distance) to its own Table 1 centre.
+MARGIN = 0.0
+#: smallest base accepted before a cell is declared inconsistent (share of the group).
+MIN_BASE = 0.75
+#: Table 12's printed shares imply low bases (e.g. 37–42 of 47 Bedächtige answered).
+LOW_BASE = 0.6
 
 GOALS = (
     "rechtliche_vorgaben",
@@ -83,6 +89,42 @@ class Result:
     counts: dict[tuple[int, str, str], dict[str, tuple[int, int]]] = field(default_factory=dict)
 
 
+def fractions_with_sum(
+    denom: np.ndarray, cap: np.ndarray, share: float, lo: float, hi: float
+) -> np.ndarray | None:
+    """Integers ``0 <= a_i <= cap_i`` with ``lo <= sum(a_i / denom_i) <= hi``, each ``a_i`` near
+    ``share·denom_i`` (greedy local search over single and paired unit moves)."""
+    a = np.minimum(np.floor(share * denom + 0.5), cap).astype(int)
+    mid = (lo + hi) / 2
+    values = np.unique(denom)
+    for _ in range(10000):
+        total = float((a / denom).sum())
+        if lo <= total <= hi:
+            return a
+        moves = []
+        for v in values:
+            up = np.flatnonzero((denom == v) & (a < cap))
+            down = np.flatnonzero((denom == v) & (a > 0))
+            if len(up):
+                moves.append((abs(total + 1 / v - mid), [(up[0], 1)]))
+            if len(down):
+                moves.append((abs(total - 1 / v - mid), [(down[0], -1)]))
+            for w in values:
+                if v == w:
+                    continue
+                down_w = np.flatnonzero((denom == w) & (a > 0))
+                if len(up) and len(down_w):
+                    moves.append((abs(total + 1 / v - 1 / w - mid), [(up[0], 1), (down_w[0], -1)]))
+        if not moves:
+            return None
+        dist, best = min(moves, key=lambda mv: mv[0])
+        if dist >= abs(total - mid):
+            return None
+        for i, step in best:
+            a[i] += step
+    return None
+
+
 def _fmt(x: float, precision: int) -> str:
     return f"{x:.{precision}f}"
 
@@ -101,9 +143,7 @@ class Builder:
     # ------------------------------------------------------------------ helpers
     def _init_groups(self, sizes: dict[str, int]) -> None:
         self.sizes = sizes
-        self.data = {
-            g: {c: np.full(n, np.nan) for c in self.cb.columns} for g, n in sizes.items()
-        }
+        self.data = {g: {c: np.full(n, np.nan) for c in self.cb.columns} for g, n in sizes.items()}
 
     def col(self, g: str, column: str) -> np.ndarray:
         return self.data[g][column]
@@ -154,7 +194,7 @@ class Builder:
         part: str = "",
         scale: float = 100.0,
         kmax_per: int = 1,
-        min_frac: float = 0.5,
+        min_frac: float = MIN_BASE,
     ) -> list[tuple[int, int]]:
         value, precision = self._target(table, row, g, part)
         k0, n0 = self._offsets(table, row, g, part)
@@ -191,7 +231,14 @@ class Builder:
         else:
             value, _ = self._target(table, row, g, part)
             k0, n0 = self._offsets(table, row, g, part)
-            n, k = nearest(value, cap, scale=scale, kmax_per=kmax_per, k0=k0, n0=n0)
+            lo_n = cap if g == UNTYPED else max(1, math.ceil(MIN_BASE * cap))
+            n, k = min(
+                (
+                    nearest(value, m, scale=scale, kmax_per=kmax_per, k0=k0, n0=n0)
+                    for m in range(cap, lo_n - 1, -1)
+                ),
+                key=lambda nk: (abs(scale * (k0 + nk[1]) / (n0 + nk[0]) - value), -nk[0]),
+            )
             self._issue(
                 table,
                 row,
@@ -215,11 +262,12 @@ class Builder:
         scale: float = 100.0,
         kmax_per: int = 1,
         limit: int | None = None,
+        min_frac: float = MIN_BASE,
     ) -> tuple[int, list[int]]:
         """One base ``n`` for several cells (rows of the same single-choice question).
 
         ``specs`` are ``(row_label, part)``; ``limit`` caps the sum of the counts."""
-        lo = 0 if g == UNTYPED else max(1, math.ceil(0.5 * cap))
+        lo = 0 if g == UNTYPED else max(1, math.ceil(min_frac * cap))
         for n in range(cap, lo - 1, -1):
             ks = []
             for row, part in specs:
@@ -240,14 +288,26 @@ class Builder:
             value, _ = self._target(table, row, g, part)
             k0, n0 = self._offsets(table, row, g, part)
             _, k = nearest(value, cap, scale=scale, kmax_per=kmax_per, k0=k0, n0=n0)
-            ok = [o for o in self.cell_options(table, row, g, cap, part=part, scale=scale,
-                                               kmax_per=kmax_per, min_frac=1.0) if o[0] == cap]
+            ok = [
+                o
+                for o in self.cell_options(
+                    table, row, g, cap, part=part, scale=scale, kmax_per=kmax_per, min_frac=1.0
+                )
+                if o[0] == cap
+            ]
             if ok:
                 k = ok[0][1]
             else:
-                self._issue(table, row, g, part,
-                            "no common base of the question's rows reproduces all of them",
-                            cap, k, scale)
+                self._issue(
+                    table,
+                    row,
+                    g,
+                    part,
+                    "no common base of the question's rows reproduces all of them",
+                    cap,
+                    k,
+                    scale,
+                )
             self._record(table, row, g, part, cap, k)
             ks.append(k)
         return cap, ks
@@ -327,11 +387,16 @@ class Builder:
         for i, p in enumerate(patterns):
             points[i, list(p)] = (3, 2, 1)
         centres = np.array(
-            [[figure(1, self.cb.typology_question.options[j].label_de, TYPE_LABELS[t]).value
-              for j in range(len(GOALS))] for t in TYPES]
+            [
+                [
+                    figure(1, self.cb.typology_question.options[j].label_de, TYPE_LABELS[t]).value
+                    for j in range(len(GOALS))
+                ]
+                for t in TYPES
+            ]
         )
         dist = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-        margin = 0.35
+        margin = MARGIN
         for ti, t in enumerate(TYPES):
             m = self.sizes[t]
             others = np.delete(dist, ti, axis=1).min(axis=1)
@@ -379,9 +444,11 @@ class Builder:
                 lbs.append(-np.inf)
                 ubs.append(0)
             c = np.zeros(nv)
-            c[:npat] = self.rng.uniform(0, 1e-3, npat)  # seeded tie-break between patterns
-            c[npat : npat + ngoal] = 100.0
-            c[npat + ngoal :] = 1.0
+            # minimise the within-type sum of squares (tight, well separated types, so that
+            # k-means finds this partition from any start), then the cells off target
+            c[:npat] = dist[allowed, ti]
+            c[npat : npat + ngoal] = 1000.0
+            c[npat + ngoal :] = 1000.0
             upper = np.concatenate([np.full(npat, m), np.ones(ngoal), np.full(ngoal, big)])
             res = milp(
                 c,
@@ -410,7 +477,10 @@ class Builder:
                             f"centre value is a fraction of 46, but Table 2 implies {m} "
                             f"members; no point sum over {m} prints as the published value"
                             if not feasible[j]
-                            else "no ranking set hits this centre together with the others",
+                            else "complete rankings make every centre row sum to 6 and "
+                            "k-means needs each row nearest to its own centre; the printed "
+                            f"row sums to {centres[ti].sum():.2f}, so at least one cell of "
+                            "this type is off; this is the nearest feasible set",
                             _fmt(centres[ti, j], 2),
                             _fmt(got[j] / m, 2),
                         )
@@ -515,12 +585,14 @@ class Builder:
         bases: dict[str, int],
         exclusive: tuple[str, int] | None = None,
         cover_with: tuple[str, ...] = (),
+        balance: bool = True,
     ) -> None:
         """Write a multiple-choice block of one group.
 
         ``ticks[o]``: rows ticking option ``o``; ``bases[o]``: rows with a non-null ``o``
         column (<= len(respondents)); ``exclusive``: (option, count) ticked alone;
-        ``cover_with``: unpublished options used to give every active row at least one tick.
+        ``cover_with``: unpublished options used to give every active row at least one tick;
+        ``balance``: spread ticks evenly over rows (else: at random, more varied counts).
         """
         q = self.cb.question(question)
         opts = [o.id for o in q.options]
@@ -540,7 +612,9 @@ class Builder:
             pool = np.flatnonzero(active)
             assert k <= len(pool), f"{question}_{o}: {k} ticks for {len(pool)} rows ({g})"
             noise = self.rng.random(len(pool))
-            order = pool[np.lexsort((noise, tick_count[pool]))]
+            order = (
+                pool[np.lexsort((noise, tick_count[pool]))] if balance else pool[np.argsort(noise)]
+            )
             chosen = order[:k]
             tick_count[chosen] += 1
             ticked[o] = chosen
@@ -617,9 +691,8 @@ class Builder:
             if max(ticks.values()) > nq - k_ex:
                 raise AssertionError(f"table {table} {g}: exclusive option leaves too few rows")
             resp = self._respondents(g, np.arange(cap), nq)
-            self.fill_multiple(
-                g, question, resp, ticks, bases, (exclusive_opt, k_ex), cover_with
-            )
+            self.fill_multiple(g, question, resp, ticks, bases, (exclusive_opt, k_ex), cover_with)
+
     def filtered_multiple(
         self, table: int, question: str, rows: dict[str, str], eligible_fn
     ) -> None:
@@ -636,7 +709,10 @@ class Builder:
         q = self.cb.question("handlungsfelder")
         fields = [o.id for o in q.options]
         top1 = ("Verwaltung (als wichtigstes Handlungsfeld)", "verwaltung")
-        top2 = ("Digitale Infrastruktur (unter den 2 wichtigsten Handlungsfeldern)", "infrastruktur")
+        top2 = (
+            "Digitale Infrastruktur (unter den 2 wichtigsten Handlungsfeldern)",
+            "infrastruktur",
+        )
         top3 = {
             "Wirtschaft und Handel": "wirtschaft_handel",
             "Bildung, Kultur und Wissenschaft": "bildung",
@@ -734,37 +810,56 @@ class Builder:
             self.rng.shuffle(values)
             self.col(g, "strategie")[resp] = values
             # anchors: choose per-row (n, k) so that the mean count and "none" cells hold too
-            opts = {}
-            for label in anchors:
-                found = self.cell_options(5, label, g, n_s)
-                distinct: dict[int, int] = {}
-                for n, k in found:
-                    distinct.setdefault(n, k)
-                    if len(distinct) == 3:
-                        break
-                opts[label] = list(distinct.items()) or [nearest(
-                    self._target(5, label, g, "")[0], n_s,
-                    k0=self._offsets(5, label, g, "")[0], n0=self._offsets(5, label, g, "")[1])]
+            all_opts = {label: self.cell_options(5, label, g, n_s) for label in anchors}
             mv, mp = self._target(5, mean_row, g, "")
             mk0, mn0 = self._offsets(5, mean_row, g, "")
             nv, np_ = self._target(5, none_row, g, "")
             nk0, nn0 = self._offsets(5, none_row, g, "")
             best = None
-            for combo in itertools.product(*opts.values()):
-                ns = [c[0] for c in combo]
-                ks = [c[1] for c in combo]
-                total = sum(ks)
-                for nq in range(max(ns), n_s + 1):
+            lo_base = 0 if g == UNTYPED else math.ceil(MIN_BASE * n_s)
+            for common in range(n_s, lo_base - 1, -1):
+                per_row = []
+                for label in anchors:
+                    at = [o for o in all_opts[label] if o[0] == common][:1]
+                    below = [o for o in all_opts[label] if o[0] < common][:1]
+                    fallback = [
+                        nearest(
+                            self._target(5, label, g, "")[0],
+                            common,
+                            k0=self._offsets(5, label, g, "")[0],
+                            n0=self._offsets(5, label, g, "")[1],
+                        )
+                    ]
+                    per_row.append(at + below or fallback)
+                for combo in itertools.product(*per_row):
+                    ns = [c[0] for c in combo]
+                    ks = [c[1] for c in combo]
+                    total = sum(ks)
+                    nq = max(ns)
                     mean_ok = matches((mk0 + total) / (mn0 + nq), mv, mp)
+                    rows_ok = sum(
+                        matches(
+                            100
+                            * (self._offsets(5, lb, g, "")[0] + k)
+                            / (self._offsets(5, lb, g, "")[1] + n),
+                            self._target(5, lb, g, "")[0],
+                            1,
+                        )
+                        for lb, (n, k) in zip(anchors, combo, strict=True)
+                    )
                     for active in range(max(ks), min(nq, total) + 1):
                         none = n_s - active
-                        none_ok = matches(100 * (nk0 + none) / (nn0 + n_s), nv, np_)
-                        score = (mean_ok + none_ok, sum(ns), nq, -abs(
-                            100 * (nk0 + none) / (nn0 + n_s) - nv))
+                        got = 100 * (nk0 + none) / (nn0 + n_s)
+                        none_ok = matches(got, nv, np_)
+                        mean_err = abs((mk0 + total) / (mn0 + nq) - mv) * 10**mp
+                        err = (0 if mean_ok else mean_err) + (
+                            0 if none_ok else abs(got - nv) * 10**np_
+                        )
+                        score = (rows_ok + mean_ok + none_ok, -round(err, 6), sum(ns))
                         if best is None or score > best[0]:
                             best = (score, combo, nq, active)
             assert best is not None
-            (mean_ok_n, _, _, _), combo, nq, active = best
+            _, combo, nq, active = best
             total = sum(c[1] for c in combo)
             for (label, _opt), (n, k) in zip(anchors.items(), combo, strict=True):
                 self._record(5, label, g, "", n, k)
@@ -776,15 +871,28 @@ class Builder:
             self._record(5, none_row, g, "", n_s, n_s - active)
             if not matches((mk0 + total) / (mn0 + nq), mv, mp):
                 self._issue(
-                    5, mean_row, g, "",
+                    5,
+                    mean_row,
+                    g,
+                    "",
                     "the per-anchor shares fix the number of ticks; no base prints as the "
-                    "published mean", nq, total, 1)
+                    "published mean",
+                    nq,
+                    total,
+                    1,
+                )
             if not matches(100 * (nk0 + n_s - active) / (nn0 + n_s), nv, np_):
                 self._issue(
-                    5, none_row, g, "",
+                    5,
+                    none_row,
+                    g,
+                    "",
                     "base is everyone who answered the strategy question, whose two printed "
                     "shares fix that base; no count of it prints as the published share",
-                    n_s, n_s - active, 100)
+                    n_s,
+                    n_s - active,
+                    100,
+                )
             ticks = {opt: k for opt, (n, k) in zip(anchors.values(), combo, strict=True)}
             bases = {opt: n for opt, (n, k) in zip(anchors.values(), combo, strict=True)}
             bases["keine"] = nq
@@ -849,7 +957,7 @@ class Builder:
                 i += 1
             ticks.update(dict(zip(free, alloc.tolist(), strict=True)))
             resp = self._respondents(g, np.arange(cap), nq)
-            self.fill_multiple(g, "basiskomponenten", resp, ticks, bases)
+            self.fill_multiple(g, "basiskomponenten", resp, ticks, bases, balance=False)
         self.betreiber(comps)
 
     def betreiber(self, comps: list[str]) -> None:
@@ -866,44 +974,21 @@ class Builder:
             base = np.flatnonzero(d > 0)
             m = len(base)
             dd = d[base].astype(float)
-            # variables: a (kommunal), b (privat), ea, eb (deviation from target share)
-            targets = {code: self._target(9, rows[code], g, "")[0] / 100 for code in rows}
-            nv = 4 * m
-            cons = []
-            eye = np.eye(m)
-            zero = np.zeros((m, m))
-            cons.append(LinearConstraint(np.hstack([eye, eye, zero, zero]), -np.inf, dd))
-            for code, block in ((2, 0), (3, 1)):
+            mm = m + (done_m if g == UNTYPED else 0)
+            arrays = {}
+            room = dd.copy()
+            for code in (2, 3):
                 value, precision = self._target(9, rows[code], g, "")
                 tol = 0.9 * 0.5 * 10.0**-precision
-                coef = np.zeros(nv)
-                coef[block * m : (block + 1) * m] = 1 / dd
-                mm = m + (done_m if g == UNTYPED else 0)
                 off = done_sum[code] if g == UNTYPED else 0.0
-                cons.append(
-                    LinearConstraint(
-                        coef,
-                        (value - tol) / 100 * mm - off,
-                        (value + tol) / 100 * mm - off,
-                    )
-                )
-                dev = np.zeros((m, nv))
-                dev[:, block * m : (block + 1) * m] = eye
-                dev[:, (2 + block) * m : (3 + block) * m] = -eye
-                cons.append(LinearConstraint(dev, -np.inf, targets[code] * dd))
-                dev2 = dev.copy()
-                dev2[:, (2 + block) * m : (3 + block) * m] = eye
-                cons.append(LinearConstraint(dev2, targets[code] * dd, np.inf))
-            c = np.concatenate([np.zeros(2 * m), np.ones(2 * m)])
-            res = milp(
-                c,
-                integrality=np.concatenate([np.ones(2 * m), np.zeros(2 * m)]),
-                bounds=Bounds(0, np.concatenate([dd, dd, np.full(2 * m, np.inf)])),
-                constraints=cons,
-            )
-            assert res.success, f"Table 9 operator shares infeasible for {g}"
-            a = np.rint(res.x[:m]).astype(int)
-            b = np.rint(res.x[m : 2 * m]).astype(int)
+                lo = (value - tol) / 100 * mm - off
+                hi = (value + tol) / 100 * mm - off
+                arr = fractions_with_sum(dd, room, value / 100, lo, hi)
+                if arr is None:
+                    raise AssertionError(f"Table 9 operator shares infeasible for {g}")
+                arrays[code] = arr
+                room = room - arr
+            a, b = arrays[2], arrays[3]
             for code, arr in ((2, a), (3, b)):
                 if g != UNTYPED:
                     done_sum[code] += float((arr / dd).sum())
@@ -929,9 +1014,7 @@ class Builder:
     def mean(self, table: int, label: str, column: str, lo: int, hi: int, spread: float) -> None:
         for g in GROUPS:
             cap = self.sizes[g]
-            n, (total,) = self.shared_base(
-                table, [(label, "")], g, cap, scale=1.0, kmax_per=hi
-            )
+            n, (total,) = self.shared_base(table, [(label, "")], g, cap, scale=1.0, kmax_per=hi)
             resp = self._respondents(g, np.arange(cap), n)
             self.col(g, column)[resp] = self.distribute(n, total, lo, hi, spread)
 
@@ -947,7 +1030,12 @@ class Builder:
             for g in GROUPS:
                 cap = self.sizes[g]
                 n, (k1, k2) = self.shared_base(
-                    12, [(label, "angeboten"), (label, "geplant")], g, cap, limit=1
+                    12,
+                    [(label, "angeboten"), (label, "geplant")],
+                    g,
+                    cap,
+                    limit=1,
+                    min_frac=LOW_BASE,
                 )
                 resp = self._respondents(g, np.arange(cap), n)
                 values = np.zeros(n)

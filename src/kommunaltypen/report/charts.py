@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,13 @@ from matplotlib.ticker import FuncFormatter
 
 from kommunaltypen.i18n import t
 from kommunaltypen.report.fmt import is_hidden, number
-from kommunaltypen.report.model import TYPE_IDS, ReportData, TableModel, TableRow
+from kommunaltypen.report.model import (
+    TYPE_IDS,
+    ReportData,
+    TableModel,
+    TableRow,
+    default_type_labels,
+)
 
 matplotlib.use("Agg")
 
@@ -94,7 +101,7 @@ def _attr(text: str) -> str:
 
 
 def _figure(n_rows: int, n_series: int) -> Figure:
-    height = max(2.4, 0.9 + n_rows * (0.16 * n_series + 0.22))
+    height = max(1.9, 1.0 + n_rows * (0.11 * n_series + 0.14))
     with matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
         return Figure(figsize=(7.2, height), layout="constrained")
 
@@ -109,7 +116,8 @@ def grouped_bars(
     xlabel: str,
 ) -> Figure:
     """Horizontal grouped bars: one group per row, one bar per type."""
-    series = [c.key for c in table.type_columns]
+    series = [c.key for c in table.type_columns] or [c.key for c in table.columns]
+    names = {c.key: column_label(c.key, c.label, lang, c.label_en) for c in table.columns}
     fig = _figure(len(rows), len(series))
     with matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
         ax = fig.add_subplot()
@@ -129,7 +137,7 @@ def grouped_bars(
                 hatch=HATCHES.get(key, ""),
                 edgecolor="white",
                 linewidth=0.3,
-                label=data.type_label(key, lang),
+                label=names.get(key, key),
             )
         ax.set_yticks(range(len(rows)))
         ax.set_yticklabels([_wrap(r.label(lang)) for r in reversed(rows)])
@@ -144,7 +152,7 @@ def grouped_bars(
 def centre_profile(table: TableModel, data: ReportData, lang: str, publication: bool, min_n: int):
     """Goal profile of each type (cluster centres, Table 1) as a dot-and-line profile."""
     rows = table.rows
-    fig = _figure(len(rows), 1.5)
+    fig = _figure(len(rows), 3)
     markers = {
         "bedaechtige": "o",
         "optimierer": "s",
@@ -207,7 +215,7 @@ def type_shares(table: TableModel, data: ReportData, lang: str, publication: boo
             )
             left = [a + b for a, b in zip(left, widths, strict=True)]
         ax.set_yticks(ys)
-        ax.set_yticklabels([column_label(c.key, c.label, lang) for c in columns])
+        ax.set_yticklabels([column_label(c.key, c.label, lang, c.label_en) for c in columns])
         ax.set_xlim(0, 100)
         _format_axis(ax, lang)
         ax.set_xlabel(t("report.chart.share_axis", lang=lang))
@@ -215,8 +223,12 @@ def type_shares(table: TableModel, data: ReportData, lang: str, publication: boo
     return fig
 
 
-def column_label(key: str, label: str, lang: str) -> str:
+def column_label(key: str, label: str, lang: str, label_en: str | None = None) -> str:
     """Display label of a table column (types, Gesamt, Kommunenart groups)."""
+    if key in TYPE_IDS:
+        return default_type_labels()[key][lang]
+    if lang == "en" and label_en:
+        return label_en
     msg = f"report.column.{key}"
     from kommunaltypen.i18n import catalog
 
@@ -231,31 +243,64 @@ def _by_scale(table: TableModel) -> tuple[list[TableRow], list[TableRow]]:
     return percent, other
 
 
+def chart_for_table(
+    data: ReportData, table_no: int, charts_dir: Path, lang: str, publication: bool, min_n: int
+) -> Chart:
+    """Draw and save the chart of one appendix table (Table 1: goal profile, 2: type shares,
+    3: populations, 4: priority fields, 5–16: grouped bars per topic)."""
+    table = data.tables[table_no]
+    keys = {c.key for c in table.columns}
+    if table_no == 1 and keys <= set(TYPE_IDS):
+        fig = centre_profile(table, data, lang, publication, min_n)
+        return _save(fig, "zielprofil", t("report.chart.centres", lang=lang), charts_dir, 1)
+    if table_no == 2 and "allen" in keys:
+        fig = type_shares(table, data, lang, publication, min_n)
+        return _save(fig, "typenanteile", t("report.chart.shares", lang=lang), charts_dir, 2)
+    if table_no == 3 and "in_kreisen" in keys:
+        fig = _population_chart(table, data, lang, publication, min_n)
+        title = t("report.chart.population", lang=lang)
+        return _save(fig, "tabelle_03", title, charts_dir, 3)
+    percent, other = _by_scale(table)
+    rows, axis = (
+        (percent, "report.chart.share_axis") if percent else (other, "report.chart.mean_axis")
+    )
+    fig = grouped_bars(table, rows, data, lang, publication, min_n, t(axis, lang=lang))
+    chart_id = "handlungsfelder" if table_no == 4 else f"tabelle_{table_no:02d}"
+    return _save(fig, chart_id, table.caption(lang), charts_dir, table_no)
+
+
+# Parallel drawing: workers are forked after _JOB is set, so they share the data without pickling.
+_JOB: tuple[ReportData, Path, str, bool, int] | None = None
+
+
+def _draw(table_no: int) -> Chart:
+    assert _JOB is not None
+    data, charts_dir, lang, publication, min_n = _JOB
+    return chart_for_table(data, table_no, charts_dir, lang, publication, min_n)
+
+
 def build_charts(
-    data: ReportData, charts_dir: Path, lang: str, publication: bool, min_n: int
+    data: ReportData,
+    charts_dir: Path,
+    lang: str,
+    publication: bool,
+    min_n: int,
+    pool: Executor | None = None,
 ) -> list[Chart]:
-    """Draw every chart of the report; returns them in report order."""
+    """Draw every chart of the report (in ``pool`` when given: a fork-based process pool
+    created after :func:`prepare_pool`); returns them in report order."""
     charts_dir.mkdir(parents=True, exist_ok=True)
-    charts: list[Chart] = []
-    tables = data.tables
-    title = t("report.chart.centres", lang=lang)
-    fig = centre_profile(tables[1], data, lang, publication, min_n)
-    charts.append(_save(fig, "zielprofil", title, charts_dir, 1))
-    title = t("report.chart.shares", lang=lang)
-    fig = type_shares(tables[2], data, lang, publication, min_n)
-    charts.append(_save(fig, "typenanteile", title, charts_dir, 2))
-    fig = _population_chart(tables[3], data, lang, publication, min_n)
-    charts.append(_save(fig, "tabelle_03", t("report.chart.population", lang=lang), charts_dir, 3))
-    for table_no in range(4, 17):
-        table = tables[table_no]
-        percent, other = _by_scale(table)
-        rows, axis = (
-            (percent, "report.chart.share_axis") if percent else (other, "report.chart.mean_axis")
-        )
-        fig = grouped_bars(table, rows, data, lang, publication, min_n, t(axis, lang=lang))
-        chart_id = "handlungsfelder" if table_no == 4 else f"tabelle_{table_no:02d}"
-        charts.append(_save(fig, chart_id, table.caption(lang), charts_dir, table_no))
-    return charts
+    numbers = sorted(data.tables)
+    if pool is None:
+        return [chart_for_table(data, n, charts_dir, lang, publication, min_n) for n in numbers]
+    return list(pool.map(_draw, numbers))
+
+
+def prepare_pool(data: ReportData, charts_dir: Path, lang: str, publication: bool, min_n: int):
+    """Set the job that forked chart workers will see (call before creating the pool)."""
+    global _JOB
+    charts_dir.mkdir(parents=True, exist_ok=True)
+    _JOB = (data, charts_dir, lang, publication, min_n)
 
 
 def _population_chart(table: TableModel, data: ReportData, lang, publication, min_n):
@@ -282,7 +327,7 @@ def _population_chart(table: TableModel, data: ReportData, lang, publication, mi
                 label=data.type_label(row.key, lang) if row.key in TYPE_IDS else row.label(lang),
             )
         ax.set_yticks(ys_base)
-        ax.set_yticklabels([column_label(c.key, c.label, lang) for c in table.columns])
+        ax.set_yticklabels([column_label(c.key, c.label, lang, c.label_en) for c in table.columns])
         ax.set_xlabel(t("report.chart.population_axis", lang=lang))
         _format_axis(ax, lang)
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False)

@@ -11,7 +11,7 @@ typed members of a type (from Table 1). Suppressed cells print as ``<min_n``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kommunaltypen.report import fmt
 from kommunaltypen.report.model import TYPE_IDS, ReportData, TableModel, TableRow
@@ -20,12 +20,32 @@ PLACEHOLDER = re.compile(r"\{(?:t(\d+)\.([a-z0-9_]+)\.([a-z0-9_]+)|n\.([a-z_]+))
 
 
 def find_row(table: TableModel, key: str) -> TableRow | None:
-    """The row whose slug is ``key`` or starts with ``key_`` (unique prefix)."""
+    """The row whose slug is ``key`` or starts with ``key_`` (unique prefix).
+
+    Table 12 rows may come split (``… – angeboten`` / ``… – geplant``) or as one row with
+    ``value`` (offered) and ``value2`` (planned); ``<row>_angeboten`` / ``<row>_geplant`` find
+    the right figure in both forms."""
     exact = table.row(key)
     if exact is not None:
         return exact
     matches = [r for r in table.rows if r.key.startswith(key + "_")]
-    return matches[0] if len(matches) == 1 else None
+    if len(matches) == 1:
+        return matches[0]
+    for part in ("angeboten", "geplant"):
+        if key.endswith("_" + part):
+            base = find_row(table, key[: -len(part) - 1])
+            if base is not None and any(c.value2 is not None for c in base.cells.values()):
+                return _part(base, part)
+    return None
+
+
+def _part(row: TableRow, part: str) -> TableRow:
+    """One half of an "offered / planned" row as a row of its own."""
+    cells = {
+        k: replace(c, value=c.value if part == "angeboten" else c.value2, value2=None)
+        for k, c in row.cells.items()
+    }
+    return replace(row, key=f"{row.key}_{part}", label_de=f"{row.label_de} – {part}", cells=cells)
 
 
 def strongest(

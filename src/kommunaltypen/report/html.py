@@ -52,18 +52,20 @@ def summary(data: ReportData, lang: str, result: Any = None) -> dict[str, Any]:
     if "mischform" in assignments:
         mischform = int((_truthy(assignments["mischform"]) & typed_mask).sum())
     per_type = {tid: int((assignments.loc[typed_mask, "type"] == tid).sum()) for tid in TYPE_IDS}
-    table2 = data.tables[2]
+    table2 = data.tables.get(2)
     groups = []
-    if table2.rows:
+    if table2 is not None and table2.rows:
         for col in table2.columns:
             cell = table2.rows[0].cells.get(col.key)
             groups.append(
                 KeyValue(
-                    column_label(col.key, col.label, lang),
+                    column_label(col.key, col.label, lang, col.label_en),
                     fmt.number(cell.n, 0, lang) if cell and cell.n is not None else "–",
                 )
             )
+    per_kind = _per_kind(result, lang)
     return {
+        "per_kind": per_kind,
         "read": fmt.number(rows.get("in", rows.get("read", accepted + rejected)), 0, lang),
         "accepted": fmt.number(accepted, 0, lang),
         "rejected": fmt.number(rejected, 0, lang),
@@ -77,6 +79,28 @@ def summary(data: ReportData, lang: str, result: Any = None) -> dict[str, Any]:
         ],
         "groups": groups,
     }
+
+
+def _per_kind(result: Any, lang: str) -> list[list[str]]:
+    """Accepted and typed municipalities per Kommunenart (needs the ``AnalysisResult``)."""
+    data = getattr(result, "data", None)
+    types = getattr(result, "types", None)
+    if data is None or types is None or "kommunenart" not in getattr(data, "columns", ()):
+        return []
+    question = default_codebook().question("kommunenart")
+    kinds = list(data["kommunenart"])
+    rows = []
+    for option in question.options:
+        accepted = sum(1 for k in kinds if k == option.code)
+        typed = sum(1 for k, tid in zip(kinds, types, strict=False) if k == option.code and tid)
+        rows.append(
+            [
+                getattr(option, f"label_{lang}"),
+                fmt.number(accepted, 0, lang),
+                fmt.number(typed, 0, lang),
+            ]
+        )
+    return rows
 
 
 def _records(value: Any) -> list[dict[str, Any]]:
@@ -104,47 +128,78 @@ def _cell(value: Any, lang: str) -> str:
     return str(value)
 
 
+def _k_rows(value: Any) -> tuple[list[dict[str, Any]], Any, str | None, str | None]:
+    """(table rows, recommended k, reason de, reason en) of the k-choice diagnostics."""
+    if isinstance(value, dict) and isinstance(value.get("table"), list):
+        return (
+            _records(value["table"]),
+            value.get("recommended_k", value.get("recommended")),
+            value.get("reason_de"),
+            value.get("reason_en"),
+        )
+    return _records(value), None, None, None
+
+
+def _k_header(column: str, lang: str) -> str:
+    key = f"report.kcol.{column}"
+    from kommunaltypen.i18n import catalog
+
+    return t(key, lang=lang) if key in catalog() else column
+
+
 def diagnostics(data: ReportData, lang: str) -> dict[str, Any]:
     """k-choice table and stability per type (with warnings) from ``diagnostics.json``."""
     diag = data.diagnostics
     k_key = next(
-        (k for k in ("k_choice", "k_table", "k_selection", "choice_of_k") if k in diag), None
+        (k for k in ("k_choice", "k_table", "k_selection", "choice_of_k") if diag.get(k)), None
     )
-    k_rows = _records(diag.get(k_key)) if k_key else []
+    k_rows, recommended, reason_de, reason_en = (
+        _k_rows(diag.get(k_key)) if k_key else ([], None, None, None)
+    )
+    if recommended is None:
+        recommended = diag.get("recommended_k")
     k_columns = list(dict.fromkeys(c for r in k_rows for c in r))
+    if "k" in k_columns:
+        k_columns.remove("k")
+        k_columns.insert(0, "k")
     k_table = {
-        "columns": k_columns,
+        "columns": [_k_header(c, lang) for c in k_columns],
         "rows": [[_cell(r.get(c), lang) for c in k_columns] for r in k_rows],
     }
-    recommended = diag.get("recommended_k")
-    if recommended is None and k_key and isinstance(diag[k_key], dict):
-        recommended = diag[k_key].get("recommended")
+    stab = diag.get("stability") or {}
+    threshold = STABLE_JACCARD
+    if isinstance(stab, dict) and isinstance(stab.get("types"), list):
+        threshold = float(stab.get("threshold", threshold))
+        stab_records = _records(stab["types"])
+    else:
+        stab_records = _records(stab)
     stability = []
-    for rec in _records(diag.get("stability", {})):
+    for rec in stab_records:
         type_id = str(rec.get("type", rec.get("k", "")))
-        jaccard = next(
-            (v for k, v in rec.items() if "jaccard" in str(k) and isinstance(v, int | float)), None
-        )
+        jaccard = rec.get("jaccard_mean")
+        if not isinstance(jaccard, int | float):
+            jaccard = next(
+                (v for k, v in rec.items() if "jaccard" in str(k) and isinstance(v, int | float)),
+                None,
+            )
         unstable = rec.get("unstable")
         if unstable is None and jaccard is not None:
-            unstable = jaccard < STABLE_JACCARD
+            unstable = jaccard < threshold
+        label = data.type_label(type_id, lang) if type_id in TYPE_IDS else rec.get("label", type_id)
         stability.append(
             {
-                "type": data.type_label(type_id, lang) if type_id in TYPE_IDS else type_id,
+                "type": label,
                 "jaccard": fmt.number(jaccard, 2, lang) if jaccard is not None else "–",
                 "unstable": bool(unstable),
-                "details": [
-                    KeyValue(str(k), _cell(v, lang))
-                    for k, v in rec.items()
-                    if k not in ("k", "type")
-                ],
             }
         )
     return {
         "k_table": k_table,
         "recommended_k": recommended,
+        "k_reason": reason_en if lang == "en" else reason_de,
         "stability": stability,
-        "threshold": fmt.number(STABLE_JACCARD, 2, lang),
+        "threshold": fmt.number(threshold, 2, lang),
+        "flags": [str(f) for f in diag.get("flags") or []],
     }
 
 
@@ -165,7 +220,7 @@ def method(data: ReportData, lang: str, publication: bool, min_n: int) -> dict[s
     command = ["kommunaltypen", "analyze"]
     source = data.manifest.get("input_path") or data.manifest.get("input")
     if isinstance(source, dict):
-        source = source.get("path")
+        source = None if source.get("bundled") else source.get("path") or source.get("file")
     if isinstance(source, str) and source and source != "synthetic":
         command.append(source)
     command += ["--out", "DIR"]
@@ -181,9 +236,14 @@ def method(data: ReportData, lang: str, publication: bool, min_n: int) -> dict[s
     return {"manifest": manifest, "model": model, "command": " ".join(command)}
 
 
+REJECTED_COLUMNS = ("row", "kommune_id", "name", "reasons", "reason", "errors")
+
+
 def rejected_rows(data: ReportData, limit: int = 500) -> dict[str, Any]:
+    """The rejected rows with their reasons (identifying columns only; all are in the XLSX)."""
     frame = data.rejected if data.rejected is not None else pd.DataFrame()
-    frame = frame.fillna("")
+    keep = [c for c in frame.columns if str(c) in REJECTED_COLUMNS] or list(frame.columns[:4])
+    frame = frame[keep].fillna("")
     return {
         "columns": [str(c) for c in frame.columns],
         "rows": [[str(v) for v in rec] for rec in frame.head(limit).itertuples(index=False)],
@@ -225,7 +285,8 @@ def context(
         "summary": summary(data, lang, result),
         "diag": diagnostics(data, lang),
         "tables": tables,
-        "captions": {n: tm.caption(lang) for n, tm in data.tables.items()},
+        "captions": {n: data.tables[n].caption(lang) for n in sorted(data.tables)},
+        "appendix": [n for n in sorted(data.tables) if n not in (1, 2, 3)],
         "charts": chart_by_table,
         "all_charts": charts,
         "profiles": profiles,

@@ -27,8 +27,10 @@ from kommunaltypen.i18n import t
 
 TYPE_IDS = ("bedaechtige", "optimierer", "serviceorientierte", "community_manager")
 TOTAL_ID = "gesamt"
-TABLE_NUMBERS = tuple(range(1, 17))
+#: the study's appendix tables (a user's declaration file may give other numbers)
+STUDY_TABLES = tuple(range(1, 17))
 REQUIRED_TABLE_COLUMNS = ("table", "row_label", "column_label", "value", "n")
+PERCENT_MEASURES = frozenset({"share", "share_none", "mean_ratio", "type_share"})
 
 
 class ReportError(KommunaltypenError):
@@ -81,6 +83,7 @@ class Column:
     key: str  # type id, "gesamt", or the slug of the study's column label
     label: str  # German label as written by analyze
     is_type: bool = False
+    label_en: str | None = None
 
 
 @dataclass
@@ -139,6 +142,27 @@ class ReportData:
 
 
 # -- declarations (captions, English labels, precision) ------------------------------------
+def _manifest_declarations(out: Path, manifest: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """The user's table declarations named in the manifest (``analyze --tables FILE``)."""
+    source = (manifest.get("parameters") or {}).get("tables")
+    if not isinstance(source, str) or source in ("study", "<python>"):
+        return {}
+    path = Path(source) if Path(source).is_absolute() else out / source
+    if not path.is_file():
+        path = Path(source)
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    return {
+        int(tb["number"]): tb
+        for tb in data.get("tables", []) or []
+        if isinstance(tb, dict) and isinstance(tb.get("number"), int)
+    }
+
+
 @cache
 def _declarations() -> dict[int, dict[str, Any]]:
     """Study table declarations keyed by number (empty when the file is not there)."""
@@ -162,7 +186,7 @@ def _declarations() -> dict[int, dict[str, Any]]:
 def default_type_labels() -> dict[str, dict[str, str]]:
     """Type labels from ``data/types.yaml`` when present, else the architecture's names."""
     labels = {
-        "bedaechtige": {"de": "Bedächtige", "en": "Deliberate"},
+        "bedaechtige": {"de": "Bedächtige", "en": "Cautious"},
         "optimierer": {"de": "Optimierer", "en": "Optimisers"},
         "serviceorientierte": {"de": "Serviceorientierte", "en": "Service-oriented"},
         "community_manager": {"de": "Community Manager", "en": "Community managers"},
@@ -198,14 +222,16 @@ _TYPE_BY_LABEL = {
 _DEFAULT_PRECISION = {1: 2, 3: 0}
 
 
-def _row_meta(number: int, label: str) -> tuple[str | None, int | None, bool | None]:
-    decl = _declarations().get(number) or {}
+def _row_meta(
+    number: int, label: str, decl: dict[str, Any] | None = None
+) -> tuple[str | None, int | None, bool | None]:
+    decl = decl or _declarations().get(number) or {}
     for row in decl.get("rows", []) or []:
         if isinstance(row, dict) and row.get("label_de") == label:
             measure = row.get("measure")
             percent = row.get("percent")
             if percent is None and measure is not None:
-                percent = measure in ("share", "share_none", "mean_ratio", "type_share")
+                percent = measure in PERCENT_MEASURES
             return row.get("label_en"), row.get("precision"), percent
     return None, None, None
 
@@ -219,9 +245,9 @@ def _fallback_precision(number: int, label: str, values: list[float]) -> tuple[i
     return 1, True
 
 
-def _table_caption(number: int) -> tuple[str, str]:
+def _table_caption(number: int, decl: dict[str, Any] | None = None) -> tuple[str, str]:
     """Caption from the table declaration; the report's own short caption otherwise."""
-    decl = _declarations().get(number) or {}
+    decl = decl or _declarations().get(number) or {}
     key = f"report.caption.{number}"
     from kommunaltypen.i18n import catalog
 
@@ -231,7 +257,27 @@ def _table_caption(number: int) -> tuple[str, str]:
     return de, en
 
 
-def table_from_frame(number: int, frame: pd.DataFrame) -> TableModel:
+def _merge_offered_planned(frame: pd.DataFrame) -> pd.DataFrame:
+    """Table 12: the engine writes an "angeboten" row carrying the planned share as ``value2``
+    plus the "geplant" row; the report prints one row "offered / planned" as the study does."""
+    if not {"part", "study_label", "value2"} <= set(frame.columns):
+        return frame
+    offered = frame["part"] == "angeboten"
+    if not (offered & frame["value2"].notna()).any():
+        return frame
+    merged = frame[frame["part"] != "geplant"].copy()
+    mask = merged["part"] == "angeboten"
+    merged.loc[mask, "row_label"] = merged.loc[mask, "study_label"]
+    if "row_label_en" in merged:
+        merged.loc[mask, "row_label_en"] = (
+            merged.loc[mask, "row_label_en"].astype(str).str.rsplit(" – ", n=1).str[0]
+        )
+    return merged
+
+
+def table_from_frame(
+    number: int, frame: pd.DataFrame, decl: dict[str, Any] | None = None
+) -> TableModel:
     """Build the table model from the long-format CSV rows of one table."""
     missing = [c for c in REQUIRED_TABLE_COLUMNS if c not in frame.columns]
     if missing:
@@ -243,15 +289,26 @@ def table_from_frame(number: int, frame: pd.DataFrame) -> TableModel:
                 expected=", ".join(REQUIRED_TABLE_COLUMNS),
             )
         )
+    frame = _merge_offered_planned(frame)
     columns: list[Column] = []
     seen: set[str] = set()
-    for label in frame["column_label"].astype(str):
+    labels_en = (
+        frame["column_label_en"].tolist() if "column_label_en" in frame else [None] * len(frame)
+    )
+    for label, label_en in zip(frame["column_label"].astype(str), labels_en, strict=True):
         if label in seen:
             continue
         seen.add(label)
         key = slug(label)
         type_id = _TYPE_BY_LABEL.get(key)
-        columns.append(Column(key=type_id or key, label=label, is_type=type_id is not None))
+        columns.append(
+            Column(
+                key=type_id or key,
+                label=label,
+                is_type=type_id is not None,
+                label_en=label_en if isinstance(label_en, str) and label_en else None,
+            )
+        )
     rows: list[TableRow] = []
     for label, part in frame.groupby("row_label", sort=False):
         label = str(label)
@@ -269,7 +326,17 @@ def table_from_frame(number: int, frame: pd.DataFrame) -> TableModel:
                 bold=_flag(rec.get("bold")),
                 suppressed=_flag(rec.get("suppressed")),
             )
-        label_en, precision, percent = _row_meta(number, label)
+        label_en, precision, percent = _row_meta(number, label, decl)
+        # columns written by the engine take precedence over the declaration lookup
+        csv_en = first.get("row_label_en")
+        if isinstance(csv_en, str) and csv_en:
+            label_en = csv_en
+        csv_precision = _num(first.get("precision"))
+        if csv_precision is not None:
+            precision = int(csv_precision)
+        measure = first.get("measure")
+        if isinstance(measure, str) and measure:
+            percent = measure in PERCENT_MEASURES
         values = [c.value for c in cells.values() if c.value is not None]
         fb_precision, fb_percent = _fallback_precision(number, label, values)
         test = first.get("test")
@@ -288,7 +355,7 @@ def table_from_frame(number: int, frame: pd.DataFrame) -> TableModel:
                 percent=bool(percent) if percent is not None else fb_percent,
             )
         )
-    caption_de, caption_en = _table_caption(number)
+    caption_de, caption_en = _table_caption(number, decl)
     return TableModel(number, caption_de, caption_en, columns, rows)
 
 
@@ -320,13 +387,21 @@ def load_output_dir(out_dir: str | Path) -> ReportData:
     out = Path(out_dir)
     if not out.is_dir():
         raise ReportError(t("report.err.no_dir", dir=str(out)))
+    manifest = _read_json(out / "manifest.json")
+    declared = _manifest_declarations(out, manifest)
     tables: dict[int, TableModel] = {}
-    for number in TABLE_NUMBERS:
-        path = out / "tables" / f"table_{number:02d}.csv"
+    found = sorted(
+        (int(m.group(1)), p)
+        for p in (out / "tables").glob("table_*.csv")
+        if (m := re.fullmatch(r"table_(\d+)\.csv", p.name))
+    )
+    if not found:
+        raise ReportError(t("report.err.missing_file", file=str(out / "tables" / "table_01.csv")))
+    for number, path in found:
         frame = _read_csv(path, required=True)
         if frame.empty:
             raise ReportError(t("report.err.empty", file=str(path)))
-        tables[number] = table_from_frame(number, frame)
+        tables[number] = table_from_frame(number, frame, declared.get(number))
     centers = _read_csv(out / "centers.csv", required=False)
     return ReportData(
         out_dir=out,
@@ -335,7 +410,7 @@ def load_output_dir(out_dir: str | Path) -> ReportData:
         centers=None if centers.empty else centers,
         model=_read_json(out / "model.json"),
         diagnostics=_read_json(out / "diagnostics.json"),
-        manifest=_read_json(out / "manifest.json"),
+        manifest=manifest,
         rejected=_read_csv(out / "rejected.csv", required=False),
         type_labels=default_type_labels(),
     )

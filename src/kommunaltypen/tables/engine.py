@@ -13,7 +13,7 @@ collected together (``pl.collect_all``); no Python loop runs over municipalities
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ from kommunaltypen.tables.spec import TYPE_IDS, RowSpec, TableSpec
 
 TYPE_COLUMN = "__type"
 KEY_COLUMN = "__key"
+TOTAL_COLUMN = "__total"
 
 #: Column labels of the four types as the study's tables print them (normalised spelling).
 STUDY_TYPE_LABELS_DE = {
@@ -348,13 +349,10 @@ class _Plan:
     columns: list[ColumnDef]
     tests: list[str]
     grouped: pl.LazyFrame
-    total: pl.LazyFrame | None
     ties: dict[int, pl.LazyFrame]
 
 
-def _aggregations(
-    table: TableSpec, tests: list[str], codebook: Codebook, ranks: bool
-) -> list[pl.Expr]:
+def _aggregations(table: TableSpec, codebook: Codebook) -> list[pl.Expr]:
     aggs: list[pl.Expr] = []
     for i, row in enumerate(table.rows):
         x = pl.col(f"__x{i}")
@@ -364,8 +362,6 @@ def _aggregations(
             for j, (lo, hi) in enumerate(classes):
                 inside = x >= lo if hi is None else (x >= lo) & (x < hi)
                 aggs.append(inside.fill_null(False).sum().alias(f"c{i}_{j}"))
-        if ranks and tests[i] == "kruskal":
-            aggs.append(pl.col(f"__r{i}").sum().alias(f"r{i}"))
     return aggs
 
 
@@ -375,32 +371,22 @@ def _plan(
     columns, key, total_mask = layout_columns(table.columns, codebook, type_columns)
     tests = [row_test_kind(r, codebook) for r in table.rows]
     exprs = [row_expression(r, codebook).alias(f"__x{i}") for i, r in enumerate(table.rows)]
-    lf = frame.with_columns(key.alias(KEY_COLUMN), *exprs)
+    lf = frame.with_columns(
+        key.alias(KEY_COLUMN), total_mask.fill_null(False).alias(TOTAL_COLUMN), *exprs
+    )
     in_group = pl.col(KEY_COLUMN).is_not_null()
-    rank_exprs = [
-        pl.when(in_group).then(pl.col(f"__x{i}")).rank("average").alias(f"__r{i}")
-        for i, k in enumerate(tests)
-        if k == "kruskal"
-    ]
-    if rank_exprs:
-        lf = lf.with_columns(rank_exprs)
-    grouped = (
-        lf.filter(in_group).group_by(KEY_COLUMN).agg(_aggregations(table, tests, codebook, True))
-    )
-    has_total = any(c.total for c in columns)
-    total = (
-        lf.filter(total_mask).select(_aggregations(table, tests, codebook, False))
-        if has_total
-        else None
-    )
+    # one pass: group by (column key, in total column); the total and every group column
+    # are sums over these (count, sum, sum of squares, class counts add up)
+    grouped = lf.group_by(KEY_COLUMN, TOTAL_COLUMN).agg(_aggregations(table, codebook))
+    # Kruskal–Wallis rows: counts per (group, value); ranks and ties follow from them
     ties = {
         i: lf.filter(in_group & pl.col(f"__x{i}").is_not_null())
-        .group_by(f"__x{i}")
+        .group_by(KEY_COLUMN, f"__x{i}")
         .agg(pl.len().alias("t"))
         for i, k in enumerate(tests)
         if k == "kruskal"
     }
-    return _Plan(table, columns, tests, grouped, total, ties)
+    return _Plan(table, columns, tests, grouped, ties)
 
 
 def _cell_from(
@@ -493,18 +479,19 @@ def compute_tables(
     queries: list[pl.LazyFrame] = []
     for p in plans:
         queries.append(p.grouped)
-        if p.total is not None:
-            queries.append(p.total)
         queries.extend(p.ties.values())
     collected = iter(pl.collect_all(queries))
 
     results: list[TableResult] = []
     for p in plans:
-        grouped = next(collected)
-        total = next(collected) if p.total is not None else None
+        grouped = next(collected).to_dicts()
         ties = {i: next(collected) for i in p.ties}
-        by_key = {row[KEY_COLUMN]: row for row in grouped.to_dicts()}
-        total_agg = total.to_dicts()[0] if total is not None else {}
+        by_key = {
+            c.key: _add_up(g for g in grouped if g[KEY_COLUMN] == c.key)
+            for c in p.columns
+            if not c.total
+        }
+        total_agg = _add_up(g for g in grouped if g[TOTAL_COLUMN])
         group_cols = [c for c in p.columns if not c.total]
         result = TableResult(p.table, p.columns)
         for i, row in enumerate(p.table.rows):
@@ -518,8 +505,9 @@ def compute_tables(
                     cells.append(_cell_from(row, c, total_agg, i, cb))
             tie_term = 0.0
             if i in ties:
-                tcount = ties[i]["t"].to_numpy().astype(float)
-                tie_term = float((tcount**3 - tcount).sum())
+                rank_sums, tie_term = _rank_sums(ties[i], f"__x{i}")
+                for c, a in zip(group_cols, group_aggs, strict=True):
+                    a[f"r{i}"] = rank_sums.get(c.key, 0.0)
             test = _row_test(
                 p.tests[i], i, group_cells, group_aggs, tie_term, seed + p.table.number * 1000 + i
             )
@@ -532,6 +520,33 @@ def compute_tables(
         if progress is not None:
             progress("tables", len(results) / len(plans))
     return results
+
+
+def _rank_sums(counts: pl.DataFrame, value: str) -> tuple[dict[str, float], float]:
+    """Rank sums per group (average ranks over the pooled groups) and the tie term
+    Σ(t³ − t) from the number of cases per (group, value) – no sort of the raw values."""
+    per_value = counts.group_by(value).agg(pl.col("t").sum()).sort(value)
+    t = per_value["t"].to_numpy().astype(float)
+    below = np.concatenate([[0.0], np.cumsum(t)[:-1]])
+    ranks = per_value.select(value).with_columns(pl.Series("avg_rank", below + (t + 1.0) / 2.0))
+    by_group = (
+        counts.join(ranks, on=value, how="left")
+        .group_by(KEY_COLUMN)
+        .agg((pl.col("t") * pl.col("avg_rank")).sum().alias("r"))
+    )
+    sums = dict(zip(by_group[KEY_COLUMN].to_list(), by_group["r"].to_list(), strict=True))
+    return sums, float((t**3 - t).sum())
+
+
+def _add_up(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Sum the aggregates of several (key, total-flag) groups."""
+    out: dict[str, Any] = {}
+    for part in parts:
+        for name, value in part.items():
+            if name in (KEY_COLUMN, TOTAL_COLUMN) or value is None:
+                continue
+            out[name] = out.get(name, 0) + value
+    return out
 
 
 def _link_parts(result: TableResult) -> None:

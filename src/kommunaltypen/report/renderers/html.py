@@ -8,5 +8,5 @@ from kommunaltypen.report.templating import environment
 
 def render_table(view: TableView, lang: str) -> str:
     """One appendix table as HTML (details toggled by a CSS-only switch, no script)."""
-    macro = environment().get_template("partials/table.html.j2").module.table
+    macro = environment().get_template("table.html.j2").module.table
     return str(macro(view, lang=lang, mode="screen"))

@@ -11,5 +11,5 @@ from kommunaltypen.report.templating import environment
 
 
 def render_table(view: TableView, lang: str) -> str:
-    macro = environment().get_template("partials/table.html.j2").module.table
+    macro = environment().get_template("table.html.j2").module.table
     return str(macro(view, lang=lang, mode="print"))

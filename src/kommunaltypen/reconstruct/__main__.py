@@ -1,0 +1,37 @@
+"""``python -m kommunaltypen.reconstruct --out FILE``: regenerate the bundled reconstruction."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from kommunaltypen.reconstruct.generator import DEFAULT_SEED, build
+from kommunaltypen.reconstruct.io import write_frame, write_issues
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m kommunaltypen.reconstruct")
+    parser.add_argument("--out", required=True, help="CSV file for the 412 rows")
+    parser.add_argument(
+        "--inconsistencies",
+        help="CSV file for the inconsistent cells "
+        "(default: study_inconsistencies.csv next to the package data)",
+    )
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    result = build(args.seed)
+    out = write_frame(result.frame, args.out, "csv")
+    issues = args.inconsistencies or Path(__file__).parent.parent / "data" / (
+        "study_inconsistencies.csv"
+    )
+    write_issues(result.issues, issues)
+    print(
+        f"{out}: {result.frame.height} rows; {len(result.issues)} inconsistent cells -> "
+        f"{issues} ({time.perf_counter() - start:.1f} s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
