@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -288,3 +289,16 @@ def test_report_is_called_when_available(workdir: Path, monkeypatch: pytest.Monk
         report=False,
     )
     assert len(calls) == 1
+
+
+def test_assignments_match_typology_api(result: AnalysisResult) -> None:
+    """The vectorised assignments equal Typology.assignments on the same data."""
+    ours = result.assignments
+    theirs = result.model.assignments(result.data)
+    assert ours["type"].to_list() == theirs["type"].to_list()
+    assert ours["reason"].to_list() == theirs["reason"].to_list()
+    assert ours["mischform"].to_list() == theirs["mischform"].to_list()
+    for tid in result.model.type_ids_:
+        a = ours[f"p_{tid}"].fill_null(-1.0).to_numpy()
+        b = theirs[f"p_{tid}"].fill_null(-1.0).to_numpy()
+        assert np.allclose(a, b)

@@ -72,10 +72,19 @@ def test_html_structure(rendered):
     assert 'id="d-team"' in html
     rules = {r.id for r in load_rules().rules}
     assert set(re.findall(r'data-rule="([a-z_]+)"', html)) == rules
-    assert "Folgende Kennzahlen fehlen" not in html  # every profile figure resolved
     for section in ("daten", "typologie", "k-wahl", "stabilitaet", "abgelehnt", "methode"):
         assert f'id="{section}"' in html
     assert "kommunaltypen analyze" in html  # how to reproduce
+
+
+def test_every_profile_figure_resolves(rendered):
+    """The data behind the report yield the four study types and every figure the profiles
+    cite (fails while the bundled data do not reproduce the study's types)."""
+    out, _ = rendered
+    data = load_output_dir(out)
+    assert set(TYPE_IDS) <= {c.key for c in data.tables[7].type_columns}
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Folgende Kennzahlen fehlen" not in html
 
 
 def test_html_is_self_contained(rendered):
@@ -91,7 +100,7 @@ def test_table_values_come_from_the_output_directory(rendered):
     data = load_output_dir(out)
     html = (out / "report.html").read_text(encoding="utf-8")
     row = data.tables[7].rows[0]
-    cell = row.cells["optimierer"]
+    cell = row.cells[data.tables[7].type_columns[0].key]
     expected = f"{cell.value:.{row.precision}f}".replace(".", ",")
     pattern = rf'data-row="{row.key}">.*?{re.escape(expected)}'
     assert re.search(pattern, html, re.S)
@@ -324,3 +333,25 @@ def test_user_declared_tables_render(tmp_path):
     assert (out / "charts" / "tabelle_21.svg").exists()
     assert "Folgende Kennzahlen fehlen" in html  # profile figures of absent tables are listed
     assert "Tabelle 21" in openpyxl.load_workbook(paths["xlsx"]).sheetnames
+
+
+def test_new_unnamed_types_are_reported(tmp_path):
+    """A typology that finds a type matching none of the study's (``neu_1``)."""
+    import pandas as pd
+
+    out = build_synthetic(tmp_path / "newtype")
+    for path in (out / "tables").glob("table_*.csv"):
+        frame = pd.read_csv(path)
+        frame["column_label"] = frame["column_label"].replace("Community Manager", "Neuer Typ 1")
+        frame.to_csv(path, index=False)
+    assign = pd.read_csv(out / "assignments.csv")
+    assign["type"] = assign["type"].replace("community_manager", "neu_1")
+    assign.to_csv(out / "assignments.csv", index=False)
+    data = load_output_dir(out)
+    assert "neu_1" in [c.key for c in data.tables[7].type_columns]
+    html = render_report(out, formats=("html",))["html"].read_text(encoding="utf-8")
+    assert "keinem der vier Typen der Studie entsprechen (Neuer Typ 1)" in html
+    summary = re.search(r"Kommunen je Typ</caption>(.*?)</table>", html, re.S).group(1)
+    assert "Neuer Typ 1" in summary
+    svg = (out / "charts" / "tabelle_07.svg").read_text(encoding="utf-8")
+    assert "Neuer Typ 1" in svg and "#56b4e9" in svg.lower()

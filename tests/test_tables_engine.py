@@ -536,3 +536,54 @@ def test_new_types_become_columns() -> None:
     assert cell(res, "FIM", "Gesamt").n == 4
     with pytest.raises(TableSpecError, match="neu_1"):
         compute_tables(canonical(records), types, specs)  # neu_1 is not a study type
+
+
+def test_row_restricted_to_one_type() -> None:
+    # Table 3 style: rows are types, columns Kreise vs rest, cells grouped medians
+    records = [
+        {"kommunenart": 1, "einwohner": 120_000},
+        {"kommunenart": 1, "einwohner": 60_000},
+        {"kommunenart": 4, "einwohner": 12_000},
+        {"kommunenart": 1, "einwohner": 400_000},
+    ]
+    types = [B, B, B, OPT]
+    (res,) = run(
+        records,
+        types,
+        table(
+            "kreis_vs_rest",
+            *[
+                {
+                    "label_de": label,
+                    "measure": "grouped_median",
+                    "column": "einwohner",
+                    "type": tid,
+                    "precision": 0,
+                }
+                for label, tid in (("Bedächtige", B), ("Optimierer", OPT))
+            ],
+        ),
+    )
+    kreise_b = cell(res, "Bedächtige", "In Kreisen")
+    assert kreise_b.n == 2  # the Optimierer Kreis is not in the Bedächtige row
+    # classes 50–100k (1) and 100–150k (1): N/2 = 1 → upper bound of 50–100k
+    assert kreise_b.value == pytest.approx(100_000)
+    assert cell(res, "Optimierer", "In Kreisen").n == 1
+    assert cell(res, "Optimierer", "In Städten und Gemeinden").n == 0
+    # other measures accept the restriction too
+    (res2,) = run(
+        [{"fim": 1}, {"fim": 0}, {"fim": 0}],
+        [B, OPT, None],
+        table(
+            "types_total",
+            {
+                "label_de": "FIM (nur B)",
+                "measure": "share",
+                "column": "fim",
+                "values": [1],
+                "type": B,
+            },
+        ),
+    )
+    assert cell(res2, "FIM (nur B)", "Gesamt").n == 1
+    assert cell(res2, "FIM (nur B)", "Optimierer").n == 0

@@ -135,3 +135,11 @@ def test_parse_tables_from_dict() -> None:
         "inline",
     )
     assert spec.rows[0].type == "optimierer"
+
+
+def test_type_restriction_needs_known_type(tmp_path: Path) -> None:
+    ok = GOOD.replace("column: fim\n", "column: fim\n        type: optimierer\n")
+    (spec,) = load_tables(write(tmp_path, ok))
+    assert spec.rows[0].type == "optimierer"
+    bad = GOOD.replace("column: fim\n", "column: fim\n        type: tueftler\n")
+    assert "tueftler" in _error(tmp_path, bad)

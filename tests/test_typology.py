@@ -347,17 +347,61 @@ def test_unfitted_model_raises():
 # ------------------------------------------------------------------------------ membership
 def test_probabilities_and_mischform(study_like, study_model):
     X = study_like[0]
+    assert study_model.membership_ == "plackett-luce"
     p = study_model.predict_proba(X)
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
-    np.testing.assert_array_equal(p.argmax(axis=1), study_model.predict(X))
     d = study_model.transform(X)
     np.testing.assert_array_equal(d.argmin(axis=1), study_model.labels_)
-    # a ranking between Optimierer and Serviceorientierte is a Mischform
+    # the ranking model mostly agrees with the nearest centre, but not always
+    agree = (p.argmax(axis=1) == study_model.labels_).mean()
+    assert 0.9 < agree < 1.0
+    mischform = study_model.mischform(X)
+    np.testing.assert_array_equal(mischform, p.max(axis=1) < 0.75)
+    assert 0.02 < mischform.mean() < 0.4
+    # a point between two centres (not a ranking) uses the Gaussian model: a Mischform
     mixed = 0.5 * (study_model.cluster_centers_[1] + study_model.cluster_centers_[2])
     assert study_model.mischform(mixed[None])[0]
     assert not study_model.mischform(study_model.cluster_centers_[:1])[0]
-    frac = study_model.mischform(X).mean()
-    assert 0 < frac < 0.2
+
+
+def test_plackett_luce_probabilities_by_hand(study_model):
+    """p_j ∝ share_j · PL_j(ranking); PL(a, b, c) = v_a · v_b / (1 - v_a) · v_c / (1 - v_a - v_b)
+    for the ranking a, b, c."""
+    a, b, c = GOALS.index("effizienz"), GOALS.index("buergernaehe"), GOALS.index("wirtschaft")
+    x = np.zeros((1, 10))
+    x[0, [a, b, c]] = [3, 2, 1]
+    v = study_model.worths_
+    like = v[:, a] * v[:, b] / (1 - v[:, a]) * v[:, c] / (1 - v[:, a] - v[:, b])
+    expected = like * study_model.weights_ / (like * study_model.weights_).sum()
+    np.testing.assert_allclose(study_model.predict_proba(x)[0], expected, rtol=1e-9)
+
+
+def test_worths_reproduce_the_centres(study_model):
+    """Moment matching: the Plackett–Luce model of each type has the type's centre as mean."""
+    from itertools import permutations
+
+    orders = np.array(list(permutations(range(10), 3)))
+    for v, centre in zip(study_model.worths_, study_model.cluster_centers_, strict=True):
+        prob = v[orders[:, 0]] * v[orders[:, 1]] / (1 - v[orders[:, 0]])
+        prob *= v[orders[:, 2]] / (1 - v[orders[:, 0]] - v[orders[:, 1]])
+        mean = np.zeros(10)
+        for points, col in zip((3, 2, 1), orders.T, strict=True):
+            np.add.at(mean, col, points * prob)
+        np.testing.assert_allclose(mean, centre, atol=0.02)
+
+
+def test_gaussian_membership(study_like):
+    X = study_like[0][::10]
+    model = Typology(membership="gaussian", random_state=0).fit(X)
+    assert model.membership_ == "gaussian" and model.worths_ is None
+    p = model.predict_proba(X)
+    np.testing.assert_array_equal(p.argmax(axis=1), model.predict(X))
+    d2 = model.transform(X) ** 2
+    logit = -d2 / (2 * model.sigma2_)
+    expected = np.exp(logit - logit.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(p, expected / expected.sum(axis=1, keepdims=True), atol=1e-12)
+    with pytest.raises(TypologyDataError, match="membership"):
+        Typology(membership="other").fit(X)
 
 
 def test_reference_model_classifies_examples():
@@ -366,6 +410,7 @@ def test_reference_model_classifies_examples():
     bed = ranking_points(["rechtliche_vorgaben", "foerdermittel", "effizienz"])
     assert model.type_of(np.vstack([opt, bed])) == ["optimierer", "bedaechtige"]
     assert model.predict_proba(opt).sum() == pytest.approx(1)
+    assert model.membership_ == "plackett-luce"
     # sigma2 follows from the centres: mean of 14 - ||c||^2 weighted by the study sizes, / 10
     _, centers = study_centers()
     within = 14 - (centers**2).sum(axis=1)

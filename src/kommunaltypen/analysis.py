@@ -37,7 +37,6 @@ from kommunaltypen.typology import (
     StabilityResult,
     Typology,
     choose_k,
-    goal_points,
     type_label,
 )
 from kommunaltypen.validate import ValidationReport, validate_file
@@ -132,26 +131,35 @@ def _centers(model: Typology, lang: str) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def _assignments(model: Typology, data: pl.DataFrame, types: pl.Series) -> pl.DataFrame:
+def _assignments(
+    model: Typology, data: pl.DataFrame, types: pl.Series, codebook: Codebook
+) -> pl.DataFrame:
     """``kommune_id, type, p_<type>…, mischform, reason`` for every accepted row.
 
-    Same content as :meth:`Typology.assignments` (without labels and distances), built from
-    one rank transform and vectorised, so that it stays fast for millions of rows."""
-    points, typable, reason = goal_points(data)
+    Same content as :meth:`Typology.assignments` (without labels and distances) for the rows
+    the model was fitted on: typability and reasons come from the fit (``typable_``,
+    ``not_typed_reason_``), the rank points (``max_rank + 1 − rank``, the rule of
+    :func:`kommunaltypen.typology.goal_points`) are computed once, vectorised, so that this
+    stays fast for millions of rows."""
+    question = codebook.typology_question
+    max_rank = int(question.max_rank or 3)
+    ranks = data.select(question.columns).to_numpy().astype(float)
+    valid = (ranks >= 1) & (ranks <= max_rank)
+    points = np.where(valid, max_rank + 1 - np.nan_to_num(ranks), 0.0)
+    typable = np.asarray(model.typable_, dtype=bool)
     k = len(model.type_ids_)
     proba = np.full((len(points), k), np.nan)
     if typable.any():
         proba[typable] = model.predict_proba(points[typable])
     top = np.where(typable, np.nan_to_num(proba, nan=0.0).max(axis=1), np.nan)
-    id_col = default_codebook().id_column
     cols: list[pl.Series] = []
-    if id_col in data.columns:
-        cols.append(data[id_col])
+    if codebook.id_column in data.columns:
+        cols.append(data[codebook.id_column])
     cols.append(types.alias("type"))
     for j, tid in enumerate(model.type_ids_):
         cols.append(pl.Series(f"p_{tid}", proba[:, j]).fill_nan(None))
     cols.append(pl.Series("mischform", typable & (top < model.mischform_threshold)))
-    cols.append(pl.Series("reason", reason, dtype=pl.String))
+    cols.append(pl.Series("reason", list(model.not_typed_reason_), dtype=pl.String))
     return pl.DataFrame(cols)
 
 
@@ -295,7 +303,7 @@ def run_analysis(
         validation=validation,
         model=model,
         types=types,
-        assignments=_assignments(model, data, types),
+        assignments=_assignments(model, data, types, cb),
         centers=_centers(model, lang),
         tables=results,
         stability=stability,

@@ -14,8 +14,9 @@ Pipeline (see ``docs/typology.md`` for the full description and the reasons behi
    by an optimal assignment on Euclidean distance; a cluster farther than
    ``max_reference_distance`` from its match is a new type ``neu_1``, ``neu_2`` ...
 4. **Mixed membership**: a spherical Gaussian mixture with the fitted centres, equal mixing
-   weights and the pooled within-cluster variance; ``mischform`` when no type reaches
-   ``mischform_threshold``.
+   weights and the pooled within-cluster variance, or (default for complete rankings) a
+   latent-class model of one Plackett–Luce ranking model per type; ``mischform`` when no type
+   reaches ``mischform_threshold`` (default 0.75: odds of at least 3:1 for the leading type).
 5. **Choosing k** (:func:`choose_k`), **stability** (:meth:`Typology.stability`), **JSON
    persistence** (:meth:`Typology.save` / :meth:`Typology.load`).
 """
@@ -361,6 +362,38 @@ def simulate_rankings(
     return np.concatenate(blocks, axis=0) if blocks else np.zeros((0, n_items))
 
 
+def _complete_rankings(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows of ``points`` are complete rankings (points max_rank..1 each once, else 0)
+    and their goal order (n, max_rank), most important first (only valid for those rows)."""
+    n, d = points.shape
+    if n == 0 or d == 0:
+        return np.zeros(n, dtype=bool), np.zeros((n, 0), dtype=np.int64)
+    max_rank = int(np.nanmax(points)) if np.isfinite(points).all() else 0
+    if max_rank < 1 or max_rank > d:
+        return np.zeros(n, dtype=bool), np.zeros((n, 0), dtype=np.int64)
+    order = np.argsort(-points, axis=1, kind="stable")[:, :max_rank]
+    expected = np.zeros((n, d))
+    np.put_along_axis(expected, order, np.arange(max_rank, 0, -1, dtype=float)[None], axis=1)
+    return (expected == points).all(axis=1), order
+
+
+def _plackett_luce_loglik(order: np.ndarray, worths: np.ndarray) -> np.ndarray:
+    """Log-probability of each ranking ``order`` (n, r) under each worth vector (k, d): (n, k)."""
+    v = worths[:, order]  # (k, n, r)
+    before = np.cumsum(v, axis=2) - v
+    return (np.log(v) - np.log(np.clip(1.0 - before, 1e-300, None))).sum(axis=2).T
+
+
+def plackett_luce_worths(centers: np.ndarray, max_rank: int = 3) -> np.ndarray:
+    """Worths (k, d), each summing to 1, of Plackett–Luce ranking models whose expected rank
+    points match the given centres (moment matching; zero centre values get worth ~1e-5)."""
+    centers = np.atleast_2d(centers)
+    orders = _all_orders(centers.shape[1], max_rank)
+    pts = _order_points(orders, centers.shape[1], max_rank)
+    worths = np.stack([_fit_plackett_luce(c, orders, pts) for c in centers])
+    return worths / worths.sum(axis=1, keepdims=True)
+
+
 # ------------------------------------------------------------------------------- patterns
 def count_patterns(
     X: np.ndarray, sample_weight: np.ndarray | None = None
@@ -446,11 +479,14 @@ def _assign(X: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     the few centres runs on contiguous rows."""
     a, k, d = C.shape
     c2 = np.einsum("akd,akd->ak", C, C)
-    dist = (C.reshape(a * k, d) @ (-2.0 * X.T)).reshape(a, k, -1) + c2[:, :, None]
+    # one product gives ||c||² - 2 x·c: centres augmented by ||c||², points by a column of 1
+    c_aug = np.concatenate([C.reshape(a * k, d), c2.reshape(a * k, 1)], axis=1)
+    x_aug = np.concatenate([-2.0 * X.T, np.ones((1, X.shape[0]), dtype=X.dtype)], axis=0)
+    dist = (c_aug @ x_aug).reshape(a, k, -1)
     best = np.minimum.reduce(dist, axis=1)
-    lab = np.full(best.shape, k - 1, dtype=np.int64)
+    lab = np.full(best.shape, k - 1, dtype=np.int8 if k < 128 else np.int64)
     for j in range(k - 2, -1, -1):  # the first nearest centre wins ties, as argmin
-        lab = np.where(dist[:, j] == best, j, lab)
+        np.copyto(lab, j, where=dist[:, j] == best, casting="unsafe")
     return lab, best
 
 
@@ -737,6 +773,11 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         and its matched reference centre for the cluster to take the reference name; None =
         half the smallest distance between two reference centres (so a centre can be close to
         at most one reference type).
+    membership : ``"auto"`` (complete rankings get probabilities from a latent-class model for
+        ranking data: one Plackett–Luce model per type, moment-matched to its centre, mixed
+        with the type shares; other rows, e.g. arbitrary arrays, from the Gaussian model) or
+        ``"gaussian"`` (spherical Gaussian mixture with the fitted centres, equal weights and
+        the pooled within-cluster variance ``sigma2_``, for every row).
     mischform_threshold : a municipality is a Mischform when its highest type probability is
         below this value.
     n_bootstrap : default number of bootstrap refits in :meth:`stability`.
@@ -754,7 +795,8 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         random_state: int | None = 0,
         reference: str | Path | None = "study",
         max_reference_distance: float | None = None,
-        mischform_threshold: float = 0.6,
+        membership: str = "auto",
+        mischform_threshold: float = 0.75,
         n_bootstrap: int = 1000,
         n_bootstrap_restarts: int = 10,
         stability_threshold: float = 0.75,
@@ -766,6 +808,7 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.reference = reference
         self.max_reference_distance = max_reference_distance
+        self.membership = membership
         self.mischform_threshold = mischform_threshold
         self.n_bootstrap = n_bootstrap
         self.n_bootstrap_restarts = n_bootstrap_restarts
@@ -785,6 +828,15 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         if not isinstance(self.n_init, int | np.integer) or self.n_init < 1:
             raise TypologyDataError(
                 t("typology.bad_param", name="n_init", received=self.n_init, expected="int >= 1")
+            )
+        if self.membership not in ("auto", "gaussian"):
+            raise TypologyDataError(
+                t(
+                    "typology.bad_param",
+                    name="membership",
+                    received=self.membership,
+                    expected="auto, gaussian",
+                )
             )
         if self.init not in ("k-means++", "ward", "reference"):
             raise TypologyDataError(
@@ -888,6 +940,7 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         self.n_restarts_ = n_init + (1 if start is not None else 0)
         d = patterns.shape[1]
         self.sigma2_ = max(self.inertia_ / (weights.sum() * d), 1e-6)
+        self._set_membership(patterns)
         self.data_hash_ = _data_hash(patterns, weights)
         self.n_patterns_ = len(patterns)
         self.n_samples_fit_ = float(counts.sum())
@@ -966,6 +1019,28 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
             names[i] = f"{NEW_TYPE_PREFIX}{n}"
         return named + new
 
+    def _set_membership(self, patterns: np.ndarray | None) -> None:
+        """Choose the membership model: Plackett–Luce mixture when ``membership="auto"`` and
+        every training pattern is a complete ranking (``patterns`` None: the centres decide)."""
+        self.worths_ = None
+        self.membership_ = "gaussian"
+        self.pl_max_rank_ = 0
+        if self.membership != "auto":
+            return
+        if patterns is not None:
+            complete, _ = _complete_rankings(patterns)
+            if not complete.all():
+                return
+            max_rank = int(patterns.max())
+        else:
+            max_rank = int(_goal_question(None).max_rank or 3)
+        n_goals = self.cluster_centers_.shape[1]
+        if not 1 <= max_rank <= min(4, n_goals) or n_goals > 40:
+            return  # no rankings, or too many orders to enumerate for the moment matching
+        self.worths_ = plackett_luce_worths(self.cluster_centers_, max_rank)
+        self.membership_ = "plackett-luce"
+        self.pl_max_rank_ = max_rank
+
     # -- applying --------------------------------------------------------------------------
     def transform(self, data: Any) -> np.ndarray:
         """Euclidean distance of each row to each centre (n, k); NaN rows for untypable rows
@@ -991,19 +1066,29 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         return self.fit(data, sample_weight=sample_weight).labels_
 
     def predict_proba(self, data: Any) -> np.ndarray:
-        """Type probabilities (n, k) from a spherical Gaussian mixture with the fitted centres,
-        equal mixing weights and the pooled within-cluster variance ``sigma2_``:
-        ``p_j ∝ exp(-||x - c_j||² / (2 sigma2_))``. Rows sum to 1; NaN rows for untypable
-        rows of a data frame. The most probable type is always the nearest centre."""
+        """Type probabilities (n, k); rows sum to 1; NaN rows for untypable rows of a frame.
+
+        With the Plackett–Luce model (``membership_ == "plackett-luce"``), a complete ranking
+        x gets ``p_j ∝ w_j · PL_j(x)`` (``w_j`` = type share ``weights_``); other rows, and
+        every row with ``membership="gaussian"``, get ``p_j ∝ exp(-||x - c_j||² / (2
+        sigma2_))``. The type itself (:meth:`predict`) is always the nearest centre; with the
+        ranking model the most probable type can differ for rankings between two types."""
         check_is_fitted(self)
         points, typable, _ = self._points(data, reset=False)
         out = np.full((len(points), len(self.cluster_centers_)), np.nan)
-        if typable.any():
-            d2 = _sq_dist(points[typable], self.cluster_centers_[None])[0]
-            logit = -d2 / (2.0 * self.sigma2_)
-            logit -= logit.max(axis=1, keepdims=True)
-            p = np.exp(logit)
-            out[typable] = p / p.sum(axis=1, keepdims=True)
+        if not typable.any():
+            return out
+        X = points[typable]
+        d2 = _sq_dist(X, self.cluster_centers_[None])[0]
+        logit = -d2 / (2.0 * self.sigma2_)
+        if getattr(self, "worths_", None) is not None:
+            complete, order = _complete_rankings(X)
+            if complete.any() and order.shape[1] == self.pl_max_rank_:
+                loglik = _plackett_luce_loglik(order[complete], self.worths_)
+                logit[complete] = loglik + np.log(np.clip(self.weights_, 1e-300, None))[None]
+        logit -= logit.max(axis=1, keepdims=True)
+        p = np.exp(logit)
+        out[typable] = p / p.sum(axis=1, keepdims=True)
         return out
 
     def mischform(self, data: Any) -> np.ndarray:
@@ -1149,6 +1234,12 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
             "weights": self.weights_.tolist(),
             "cluster_sizes": self.cluster_sizes_.tolist(),
             "sigma2": self.sigma2_,
+            "membership": {
+                "model": self.membership_,
+                "max_rank": self.pl_max_rank_,
+                "worths": None if self.worths_ is None else np.round(self.worths_, 12).tolist(),
+                "mischform_threshold": self.mischform_threshold,
+            },
             "reference_distance": [
                 None if math.isnan(d) else d for d in self.reference_distance_.tolist()
             ],
@@ -1218,6 +1309,15 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         model.n_patterns_ = int(data.get("n_patterns", 0))
         model.n_samples_fit_ = float(data.get("n_samples_fit", 0))
         model.data_hash_ = str(data.get("data_hash", ""))
+        membership = data.get("membership", {})
+        model.membership_ = membership.get("model", "gaussian")
+        model.pl_max_rank_ = int(membership.get("max_rank", 0))
+        worths = membership.get("worths")
+        model.worths_ = None if worths is None else np.asarray(worths, dtype=float)
+        if model.membership_ == "plackett-luce" and (
+            model.worths_ is None or model.worths_.shape != centers.shape
+        ):
+            raise TypologyError(t("typology.model_invalid", origin=origin, missing="worths"))
         return model
 
     @classmethod
@@ -1267,6 +1367,7 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         model.n_patterns_ = 0
         model.n_samples_fit_ = float(sizes_arr.sum())
         model.data_hash_ = "reference:" + hashlib.sha256(ref.tobytes()).hexdigest()[:16]
+        model._set_membership(None)
         return model
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ the first data record is row 2 (XLSX: the spreadsheet row); in SPSS files the ca
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from kommunaltypen.codebook import Codebook, Question, default_codebook
 from kommunaltypen.errors import InputFileError, KommunaltypenError
 from kommunaltypen.i18n import t
 from kommunaltypen.io import ROW_COLUMN, Meta, Progress, read_data
+from kommunaltypen.io._common import pandas_to_polars
 from kommunaltypen.mapping import ERROR_COLUMN, RECORD_SEP, UNIT_SEP, Mapping, load_mapping
 
 Severity = Literal["error", "warning"]
@@ -216,7 +218,7 @@ def validate_frame(
         frame = frame.collect()
     elif not isinstance(frame, pl.DataFrame):
         try:
-            frame = pl.from_pandas(frame)
+            frame = pandas_to_polars(frame)
         except Exception as exc:
             raise InputFileError(t("validate.not_a_frame", value=type(frame).__name__)) from exc
     _progress(progress, "parse", 0.0)
@@ -268,7 +270,7 @@ def validate_frame(
     if frame.height == 0:
         raise InputFileError(t("validate.no_rows", file=source))
     schema = dict(frame.schema)
-    values, kinds = _parse_exprs(schema, cb)
+    values, kinds = _parse_exprs(schema, cb, _without_missing_codes(frame, cb))
     if ROW_COLUMN in schema:
         row = pl.col(ROW_COLUMN).cast(pl.Int64)
     else:
@@ -283,8 +285,8 @@ def validate_frame(
     df = _normalise(df, cb)
     _progress(progress, "parse", 1.0)
     # which rules fire at all (scalars), then materialise only those masks
-    hits = df.select([c.mask.fill_null(False).any().alias(f"__m{i}") for i, c in enumerate(checks)])
-    active = [(f"__m{i}", c) for i, c in enumerate(checks) if hits.item(0, i)]
+    firing = {id(c) for c in _possible(df, checks)}
+    active = [(f"__m{i}", c) for i, c in enumerate(checks) if id(c) in firing]
     if active:
         df = df.with_columns([c.mask.fill_null(False).alias(m) for m, c in active])
     _progress(progress, "check", 0.5)
@@ -403,10 +405,11 @@ def _number_parts(
 
 
 def _parse_exprs(
-    schema: dict[str, pl.DataType], cb: Codebook
+    schema: dict[str, pl.DataType], cb: Codebook, clean: set[str] | frozenset[str] = frozenset()
 ) -> tuple[list[pl.Expr], dict[str, pl.Expr]]:
     """Canonical value expressions for every codebook column, and cell-kind expressions for
-    the columns that can hold unparseable cells."""
+    the columns that can hold unparseable cells. ``clean``: integer columns known to hold no
+    missing code (they are passed through unchanged)."""
     missing = [float(m) for m in cb.missing_values]
     values: list[pl.Expr] = []
     kinds: dict[str, pl.Expr] = {}
@@ -424,10 +427,10 @@ def _parse_exprs(
                 continue
             if dtype.is_integer() or dtype == pl.Boolean:
                 # parsed by the reader already: nothing can be malformed
-                if dtype == pl.Boolean:
-                    value = col
+                if dtype == pl.Boolean or dtype.is_unsigned_integer() or name in clean:
+                    value = col  # cannot hold the (negative) missing codes
                 else:
-                    codes = pl.Series([int(m) for m in missing], dtype=dtype)
+                    codes = [int(m) for m in missing]
                     value = pl.when(~col.is_in(codes).fill_null(False)).then(col)
                 values.append(value.cast(target, strict=False).alias(name))
                 continue
@@ -442,6 +445,24 @@ def _parse_exprs(
             values.append(value.cast(target, strict=False).alias(name))
             kinds[name] = kind
     return values, kinds
+
+
+def _without_missing_codes(frame: pl.DataFrame, cb: Codebook) -> set[str]:
+    """Integer columns whose min/max show that they hold no missing code."""
+    ints = [c for c in cb.columns if c in frame.columns and frame.schema[c].is_signed_integer()]
+    if not ints:
+        return set()
+    lo, hi = min(cb.missing_values), max(cb.missing_values)
+    stats = frame.select(
+        [pl.col(c).min().alias(f"a{i}") for i, c in enumerate(ints)]
+        + [pl.col(c).max().alias(f"b{i}") for i, c in enumerate(ints)]
+    ).row(0)
+    clean = set()
+    for i, c in enumerate(ints):
+        low, high = stats[i], stats[len(ints) + i]
+        if low is None or low > hi or high < lo:
+            clean.add(c)
+    return clean
 
 
 def _cell_issues(
@@ -508,14 +529,15 @@ def _normalise(df: pl.DataFrame, cb: Codebook) -> pl.DataFrame:
 # ------------------------------------------------------------------------------------------
 # rules
 # ------------------------------------------------------------------------------------------
-@dataclass
+@dataclass(eq=False)
 class _Check:
     rule: str
     column: str
     mask: pl.Expr
-    value: pl.Expr
+    value: pl.Expr | None
     expected: str
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: (column, lo, hi): the rule cannot fire when all values of column lie in lo..hi
+    safe_if: tuple[str, float, float] | None = None
 
 
 def _codes_text(q: Question) -> str:
@@ -535,6 +557,8 @@ def _checks(cb: Codebook) -> list[_Check]:
     for q in cb:
         first = q.columns[0]
         if q.kind == "single":
+            lo, hi = min(q.codes), max(q.codes)
+            contiguous = (q.id, lo, hi) if hi - lo + 1 == len(q.codes) else None
             for c in q.columns:
                 checks.append(
                     _Check(
@@ -543,6 +567,7 @@ def _checks(cb: Codebook) -> list[_Check]:
                         pl.col(c).is_not_null() & ~pl.col(c).is_in(list(q.codes)),
                         pl.col(c).cast(pl.String),
                         t("validate.expected_codes", codes=_codes_text(q)),
+                        contiguous,
                     )
                 )
         elif q.kind in ("ordinal", "number", "percentage"):
@@ -561,6 +586,7 @@ def _checks(cb: Codebook) -> list[_Check]:
                         cond.fill_null(False),
                         _as_text(pl.col(first), dtype_of(q)),
                         t("validate.expected_range", lo=_num(lo), hi=_num(hi)),
+                        (first, -math.inf if lo is None else lo, math.inf if hi is None else hi),
                     )
                 )
         elif q.kind == "multiple":
@@ -572,6 +598,7 @@ def _checks(cb: Codebook) -> list[_Check]:
                         pl.col(c).is_not_null() & ~pl.col(c).is_in([0, 1]),
                         pl.col(c).cast(pl.String),
                         t("validate.expected_binary"),
+                        (c, 0, 1),
                     )
                 )
             for o in q.options:
@@ -605,6 +632,7 @@ def _checks(cb: Codebook) -> list[_Check]:
                         pl.col(c).is_not_null() & ~pl.col(c).is_between(0, top),
                         pl.col(c).cast(pl.String),
                         t("validate.expected_rank", max=top),
+                        (c, 0, top),
                     )
                 )
             count = {
@@ -651,7 +679,7 @@ def _checks(cb: Codebook) -> list[_Check]:
                     "missing_required",
                     first,
                     pl.col(first).is_null() & ~failed_cell,
-                    pl.lit(None, pl.String),
+                    None,
                     t("validate.expected_required"),
                 )
             )
@@ -674,6 +702,31 @@ def _num(v: float | None) -> str:
     return str(int(v)) if float(v).is_integer() else str(v)
 
 
+def _possible(df: pl.DataFrame, checks: list[_Check]) -> list[_Check]:
+    """The checks that fire on at least one row. Range-type checks are first ruled out
+    cheaply from each column's min/max (most columns of clean data need no row-wise mask)."""
+    bounded = sorted({c.safe_if[0] for c in checks if c.safe_if is not None})
+    stats = df.select(
+        [pl.col(c).min().alias(f"lo{i}") for i, c in enumerate(bounded)]
+        + [pl.col(c).max().alias(f"hi{i}") for i, c in enumerate(bounded)]
+    ).row(0)
+    lo = dict(zip(bounded, stats[: len(bounded)], strict=True))
+    hi = dict(zip(bounded, stats[len(bounded) :], strict=True))
+    candidates = []
+    for c in checks:
+        if c.safe_if is not None:
+            col, low, high = c.safe_if
+            if lo[col] is None or (lo[col] >= low and hi[col] <= high):
+                continue
+        candidates.append(c)
+    if not candidates:
+        return []
+    hits = df.select(
+        [c.mask.fill_null(False).any().alias(f"h{i}") for i, c in enumerate(candidates)]
+    )
+    return [c for i, c in enumerate(candidates) if hits.item(0, i)]
+
+
 def _collect_issues(
     df: pl.DataFrame,
     frame: pl.DataFrame,
@@ -686,7 +739,15 @@ def _collect_issues(
     idc = cb.id_column
     for i, (m, check) in enumerate(active):
         idx = df.get_column(m).arg_true()
-        sub = df.select(pl.all().gather(idx)).select(_ROW, check.value.alias("__v"))
+        if check.value is None:
+            value_expr = pl.lit(None, pl.String)
+            needed = [_ROW]
+        else:
+            value_expr = check.value
+            needed = [_ROW, *dict.fromkeys(check.value.meta.root_names())]
+        sub = df.select([pl.col(n).gather(idx) for n in needed]).select(
+            _ROW, value_expr.alias("__v")
+        )
         first_rows: dict[str, int] = {}
         ids: list[str] = []
         if check.rule == "duplicate_id":

@@ -108,16 +108,16 @@ def limesurvey(df: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
                 name = f"{code}[SQ{j:03d}]"
                 columns[name] = q.column_for(o.id)
                 col = df.get_column(q.column_for(o.id))
-                out[name] = col.replace_strict({1: "Y", 0: None}, default=None, return_dtype=pl.String)
+                out[name] = col.replace_strict(
+                    {1: "Y", 0: None}, default=None, return_dtype=pl.String
+                )
         elif q.id == "kommune_id":
             columns["kommune"] = q.id
             out["kommune"] = df.get_column(q.id)
         elif q.id == "kommunenart":
             columns["art"] = q.id
             values[q.id] = {f"A{o.code}": o.code for o in q.options}
-            out["art"] = df.get_column(q.id).map_elements(
-                lambda v: f"A{v}", return_dtype=pl.String
-            )
+            out["art"] = df.get_column(q.id).map_elements(lambda v: f"A{v}", return_dtype=pl.String)
         elif q.id in ("ozg", "fim"):
             columns[code] = q.id
             out[code] = df.get_column(q.id).replace_strict({1: "Y", 0: "N"}, return_dtype=pl.String)

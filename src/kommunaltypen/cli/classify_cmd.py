@@ -84,15 +84,25 @@ def register(app: typer.Typer) -> None:
             table.add_row(
                 mark + type_label(tid),
                 i18n_percent(p),
-                f"{result['distances'][tid]:.2f}",
+                i18n_decimal(result["distances"][tid]),
             )
         console.print(table)
         console.print(t("classify.model_line", model=result["model"]), style="dim", highlight=False)
+
+
+def _locale() -> str:
+    return "en_GB" if i18n.get_lang() == "en" else "de_DE"
+
+
+def i18n_decimal(x: float) -> str:
+    """A number with two decimals in the current language's number format."""
+    from babel.numbers import format_decimal
+
+    return format_decimal(x, format="#,##0.00", locale=_locale())
 
 
 def i18n_percent(p: float) -> str:
     """A probability as a percentage in the current language's number format."""
     from babel.numbers import format_percent
 
-    locale = "en_GB" if i18n.get_lang() == "en" else "de_DE"
-    return format_percent(p, format="#,##0.0 %", locale=locale)
+    return format_percent(p, format="#,##0.0 %", locale=_locale())

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from kommunaltypen.errors import InputFileError
 from kommunaltypen.i18n import t
 
@@ -69,3 +71,21 @@ def check_file(path: str | Path) -> Path:
 def report(progress: Progress | None, stage: str, fraction: float) -> None:
     if progress is not None:
         progress(stage, fraction)
+
+
+def pandas_to_polars(pdf: Any) -> pl.DataFrame:
+    """pandas -> polars without pyarrow: numbers stay numbers (NaN -> null), the rest text."""
+    cols = []
+    for name in pdf.columns:
+        s = pdf[name]
+        if s.dtype.kind in "fiub":
+            cols.append(pl.Series(str(name), s.to_numpy()).fill_nan(None))
+        else:
+            cols.append(
+                pl.Series(
+                    str(name),
+                    [None if v is None or v != v else str(v) for v in s.tolist()],
+                    dtype=pl.String,
+                )
+            )
+    return pl.DataFrame(cols)

@@ -9,7 +9,7 @@ import polars as pl
 
 from kommunaltypen.errors import InputFileError
 from kommunaltypen.i18n import t
-from kommunaltypen.io._common import Meta, Progress, check_file, report
+from kommunaltypen.io._common import Meta, Progress, check_file, pandas_to_polars, report
 
 
 def _missing_expr(name: str, ranges: list[dict[str, Any]], dtype: pl.DataType) -> pl.Expr:
@@ -22,24 +22,6 @@ def _missing_expr(name: str, ranges: list[dict[str, Any]], dtype: pl.DataType) -
         elif not dtype.is_numeric() and isinstance(lo, str):
             hit = hit | (col == lo)
     return pl.when(hit).then(None).otherwise(col).alias(name)
-
-
-def _to_polars(pdf: Any) -> pl.DataFrame:
-    """pandas -> polars without pyarrow: numbers stay numbers (NaN -> null), the rest text."""
-    cols = []
-    for name in pdf.columns:
-        s = pdf[name]
-        if s.dtype.kind in "fiub":
-            cols.append(pl.Series(str(name), s.to_numpy()).fill_nan(None))
-        else:
-            cols.append(
-                pl.Series(
-                    str(name),
-                    [None if v is None or v != v else str(v) for v in s.tolist()],
-                    dtype=pl.String,
-                )
-            )
-    return pl.DataFrame(cols)
 
 
 def read_sav(
@@ -62,7 +44,7 @@ def read_sav(
             notes.append(t("validate.note_sav_dates"))
     except Exception as exc:  # pyreadstat raises several unrelated types for broken files
         raise InputFileError(t("validate.file_not_sav", file=p, error=exc)) from exc
-    df = _to_polars(pdf)
+    df = pandas_to_polars(pdf)
     ranges: dict[str, list[dict[str, Any]]] = dict(pmeta.missing_ranges or {})
     for name, values in (getattr(pmeta, "missing_user_values", None) or {}).items():
         ranges.setdefault(name, []).extend({"lo": v, "hi": v} for v in values)

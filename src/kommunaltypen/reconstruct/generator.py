@@ -43,6 +43,10 @@ N_TYPED = 325
 DEFAULT_SEED = 2019
 #: a typed row must be this much closer (squared distance) to its own Table 1 centre.
 MARGIN = 0.0
+#: weight of the per-row separation (own minus nearest other centre distance) in Table 1.
+SEPARATION_COST = 1.0
+#: most typed rows sharing one goal ranking (spreads the rankings; None = no cap).
+PATTERN_CAP: int | None = 6
 #: smallest base accepted before a cell is declared inconsistent (share of the group).
 MIN_BASE = 0.75
 #: Table 12's printed shares imply low bases (e.g. 37–42 of 47 Bedächtige answered).
@@ -172,13 +176,12 @@ class Builder:
         value, precision = self._target(table, row, g, part)
         k0, n0 = self._offsets(table, row, g, part)
         got = scale * (k0 + k) / (n0 + n) if n0 + n else float("nan")
-        label = row if not part else f"{row} – {part}"
         self.issues.append(
             Issue(
                 table,
-                label,
+                row,
                 self._column_label(g),
-                reason,
+                f"{part}: {reason}" if part else reason,
                 _fmt(value, precision),
                 _fmt(got, precision),
             )
@@ -446,10 +449,12 @@ class Builder:
             c = np.zeros(nv)
             # minimise the within-type sum of squares (tight, well separated types, so that
             # k-means finds this partition from any start), then the cells off target
-            c[:npat] = dist[allowed, ti]
+            c[:npat] = SEPARATION_COST * (dist[allowed, ti] - others[allowed])
             c[npat : npat + ngoal] = 1000.0
             c[npat + ngoal :] = 1000.0
-            upper = np.concatenate([np.full(npat, m), np.ones(ngoal), np.full(ngoal, big)])
+            upper = np.concatenate(
+                [np.full(npat, PATTERN_CAP or m), np.ones(ngoal), np.full(ngoal, big)]
+            )
             res = milp(
                 c,
                 integrality=np.concatenate([np.ones(npat + ngoal), np.zeros(ngoal)]),
@@ -460,14 +465,13 @@ class Builder:
             counts = np.rint(res.x[:npat]).astype(int)
             chosen = np.repeat(allowed, counts)
             self.rng.shuffle(chosen)
-            for j, goal in enumerate(GOALS):
-                column = self.col(t, f"ziele_{goal}")
-                column[:] = 0
+            for goal in GOALS:
+                self.col(t, f"ziele_{goal}")[:] = 0
             for i, pi in enumerate(chosen):
                 for rank, goal_idx in enumerate(patterns[pi], start=1):
                     self.col(t, f"ziele_{GOALS[goal_idx]}")[i] = rank
             got = points[chosen].sum(axis=0)
-            for j, goal in enumerate(GOALS):
+            for j in range(len(GOALS)):
                 if not matches(got[j] / m, centres[ti, j], 2):
                     self.issues.append(
                         Issue(
@@ -477,15 +481,25 @@ class Builder:
                             f"centre value is a fraction of 46, but Table 2 implies {m} "
                             f"members; no point sum over {m} prints as the published value"
                             if not feasible[j]
-                            else "complete rankings make every centre row sum to 6 and "
-                            "k-means needs each row nearest to its own centre; the printed "
-                            f"row sums to {centres[ti].sum():.2f}, so at least one cell of "
-                            "this type is off; this is the nearest feasible set",
+                            else self._centre_reason(centres[ti], m),
                             _fmt(centres[ti, j], 2),
                             _fmt(got[j] / m, 2),
                         )
                     )
-            del goal
+
+    @staticmethod
+    def _centre_reason(centre: np.ndarray, m: int) -> str:
+        half = 0.005 * m * len(centre)
+        if centre.sum() * m + half <= 6 * m + 1e-9:
+            return (
+                "complete rankings make every centre row sum to 6; the printed row sums to "
+                f"{centre.sum():.2f}, which no {m} complete rankings reach within rounding, so "
+                "at least one cell of the row is off; this is the nearest feasible set"
+            )
+        return (
+            "no set of complete rankings in which every row is nearest to its own centre "
+            "(k-means fixed point) hits all ten printed cells; nearest feasible set"
+        )
 
     # ------------------------------------------------------------------ Table 3: populations
     def populations(self, comp: dict[str, dict[str, int]]) -> None:
@@ -530,10 +544,8 @@ class Builder:
                     self.col(t, "einwohner")[idx] = pops
                 else:
                     # Gemeinden get the smallest, kreisfreie Städte the largest populations
-                    order = np.argsort(art[idx] == 4)[::-1]  # Gemeinden first
                     gem = idx[art[idx] == 4]
                     sta = idx[art[idx] != 4]
-                    del order
                     self.rng.shuffle(gem)
                     self.rng.shuffle(sta)
                     ordered = np.concatenate([gem, sta])

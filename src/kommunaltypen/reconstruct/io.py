@@ -72,9 +72,8 @@ def write_frame(frame: pl.DataFrame, out: str | Path, fmt: str | None = None) ->
         elif fmt == "xlsx":
             frame.write_excel(out, worksheet="daten")
         else:
-            import pyreadstat
-
             import pandas as pd
+            import pyreadstat
 
             columns = {}
             for c, dtype in frame.schema.items():
@@ -94,4 +93,6 @@ def write_issues(issues: list, out: str | Path) -> None:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["table", "row_label", "column_label", "reason", "published", "reconstructed"])
         for i in issues:
-            w.writerow([i.table, i.row_label, i.column_label, i.reason, i.published, i.reconstructed])
+            w.writerow(
+                [i.table, i.row_label, i.column_label, i.reason, i.published, i.reconstructed]
+            )

@@ -63,28 +63,20 @@ def synthetic_sample(
         ziele = base.select(cb.typology_question.columns).to_numpy()
         group = np.where(np.isnan(ziele.astype(float)).any(axis=1), "untyped", "typed")
     labels, inverse = np.unique(group, return_inverse=True)
-    members = [np.flatnonzero(inverse == i) for i in range(len(labels))]
-    shares = np.array([len(m) for m in members], dtype=float) / len(group)
-    draw_group = rng.choice(len(labels), size=n, p=shares)
-    out: dict[str, np.ndarray] = {}
+    sizes = np.bincount(inverse)
+    members = np.argsort(inverse, kind="stable")  # base rows, grouped
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    draw_group = rng.choice(len(labels), size=n, p=sizes / sizes.sum())
+    g_start, g_size = starts[draw_group], sizes[draw_group]
     numeric = base.drop(["kommune_id", "name"])
-    arrays = {c: numeric[c].to_numpy() for c in numeric.columns}
+    parts = []
     for cols in _blocks(cb):
-        donors = np.empty(n, dtype=np.int64)
-        for gi, rows in enumerate(members):
-            sel = draw_group == gi
-            donors[sel] = rows[rng.integers(0, len(rows), int(sel.sum()))]
-        for c in cols:
-            out[c] = arrays[c][donors]
+        # one donor row of the same group per synthetic row and block
+        donors = members[g_start + (rng.random(n) * g_size).astype(np.int64)]
+        parts.append(numeric.select(cols)[pl.Series(donors)])
+    frame = pl.concat(parts, how="horizontal")
     width = max(6, len(str(n)))
-    numbers = np.char.zfill(np.arange(1, n + 1).astype(str), width)
-    ids = pl.Series("kommune_id", np.char.add("S", numbers))
-    frame = pl.DataFrame(
-        [
-            pl.Series(c, out[c].astype(np.float64), nan_to_null=True).cast(base.schema[c])
-            for c in out
-        ]
-    )
-    return frame.with_columns(ids, pl.lit(None, dtype=pl.String).alias("name")).select(
-        list(cb.columns)
-    )
+    ids = pl.format("S{}", pl.int_range(1, n + 1).cast(pl.String).str.zfill(width))
+    return frame.with_columns(
+        ids.alias("kommune_id"), pl.lit(None, dtype=pl.String).alias("name")
+    ).select(list(cb.columns))

@@ -42,7 +42,10 @@ def _pool(data: ReportData, charts_dir: Path, lang: str, publication: bool, min_
         yield None
         return
     prepare_pool(data, charts_dir, lang, publication, min_n)
-    import weasyprint  # noqa: F401 - imported once here, inherited by the forked workers
+    try:  # imported once here and inherited by the forked workers
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError):
+        pass  # reported as a ReportError by pdf.write_pdf when the PDF is written
 
     ctx = multiprocessing.get_context("fork")
     with warnings.catch_warnings():

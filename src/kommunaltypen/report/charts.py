@@ -20,11 +20,13 @@ from matplotlib.ticker import FuncFormatter
 from kommunaltypen.i18n import t
 from kommunaltypen.report.fmt import is_hidden, number
 from kommunaltypen.report.model import (
+    NEW_TYPE,
     TYPE_IDS,
     ReportData,
     TableModel,
     TableRow,
     default_type_labels,
+    is_type_key,
 )
 
 matplotlib.use("Agg")
@@ -37,7 +39,18 @@ TYPE_COLOURS = {
     "community_manager": "#CC79A7",
     "gesamt": "#555555",
 }
-EXTRA_COLOURS = ("#56B4E9", "#D55E00", "#F0E442", "#000000")
+EXTRA_COLOURS = ("#56B4E9", "#D55E00", "#000000", "#F0E442")  # new types, other series
+
+
+def colour(key: str, position: int) -> str:
+    """Colour of a series: fixed per study type, per new type number, else by position."""
+    if key in TYPE_COLOURS:
+        return TYPE_COLOURS[key]
+    if NEW_TYPE.fullmatch(key):
+        return EXTRA_COLOURS[(int(key.split("_")[1]) - 1) % len(EXTRA_COLOURS)]
+    return EXTRA_COLOURS[position % len(EXTRA_COLOURS)]
+
+
 HATCHES: dict[str, str] = {}  # colours are colour-blind-safe; hatching made charts slow
 
 RC = {
@@ -133,7 +146,7 @@ def grouped_bars(
                 ys,
                 xs,
                 height=height * 0.95,
-                color=TYPE_COLOURS.get(key, EXTRA_COLOURS[s % 4]),
+                color=colour(key, s),
                 hatch=HATCHES.get(key, ""),
                 edgecolor="white",
                 linewidth=0.3,
@@ -171,7 +184,7 @@ def centre_profile(table: TableModel, data: ReportData, lang: str, publication: 
                 [p[1] for p in pts],
                 0,
                 [p[0] for p in pts],
-                color=TYPE_COLOURS.get(col.key, "#000000"),
+                color=colour(col.key, s),
                 linewidth=1.0,
                 alpha=0.6,
             )
@@ -180,7 +193,7 @@ def centre_profile(table: TableModel, data: ReportData, lang: str, publication: 
                 [p[1] for p in pts],
                 linestyle="none",
                 marker=markers.get(col.key, "o"),
-                color=TYPE_COLOURS.get(col.key, "#000000"),
+                color=colour(col.key, s),
                 label=data.type_label(col.key, lang),
             )
         ax.set_yticks(ys)
@@ -250,7 +263,7 @@ def chart_for_table(
     3: populations, 4: priority fields, 5–16: grouped bars per topic)."""
     table = data.tables[table_no]
     keys = {c.key for c in table.columns}
-    if table_no == 1 and keys <= set(TYPE_IDS):
+    if table_no == 1 and all(is_type_key(k) for k in keys):
         fig = centre_profile(table, data, lang, publication, min_n)
         return _save(fig, "zielprofil", t("report.chart.centres", lang=lang), charts_dir, 1)
     if table_no == 2 and "allen" in keys:
@@ -321,7 +334,7 @@ def _population_chart(table: TableModel, data: ReportData, lang, publication, mi
                 ys,
                 xs,
                 height=height * 0.95,
-                color=TYPE_COLOURS.get(row.key, EXTRA_COLOURS[s % 4]),
+                color=colour(row.key, s),
                 hatch=HATCHES.get(row.key, ""),
                 edgecolor="white",
                 label=data.type_label(row.key, lang) if row.key in TYPE_IDS else row.label(lang),

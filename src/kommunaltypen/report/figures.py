@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from kommunaltypen.report import fmt
-from kommunaltypen.report.model import TYPE_IDS, ReportData, TableModel, TableRow
+from kommunaltypen.report.model import ReportData, TableModel, TableRow, is_type_key
 
 PLACEHOLDER = re.compile(r"\{(?:t(\d+)\.([a-z0-9_]+)\.([a-z0-9_]+)|n\.([a-z_]+))\}")
 
@@ -53,9 +53,10 @@ def strongest(
 ) -> tuple[str, float] | None:
     """The type with the highest (or lowest) visible value in ``row``."""
     values = []
-    for type_id in TYPE_IDS:
-        cell = row.cells.get(type_id)
-        if cell is None or cell.value is None or fmt.is_hidden(cell, publication, min_n):
+    for type_id, cell in row.cells.items():
+        if not is_type_key(type_id):
+            continue
+        if cell.value is None or fmt.is_hidden(cell, publication, min_n):
             continue
         values.append((type_id, cell.value))
     if not values:

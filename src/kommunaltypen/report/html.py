@@ -51,7 +51,9 @@ def summary(data: ReportData, lang: str, result: Any = None) -> dict[str, Any]:
     mischform = 0
     if "mischform" in assignments:
         mischform = int((_truthy(assignments["mischform"]) & typed_mask).sum())
-    per_type = {tid: int((assignments.loc[typed_mask, "type"] == tid).sum()) for tid in TYPE_IDS}
+    per_type = {
+        tid: int((assignments.loc[typed_mask, "type"] == tid).sum()) for tid in data.type_ids
+    }
     table2 = data.tables.get(2)
     groups = []
     if table2 is not None and table2.rows:
@@ -185,7 +187,11 @@ def diagnostics(data: ReportData, lang: str) -> dict[str, Any]:
         unstable = rec.get("unstable")
         if unstable is None and jaccard is not None:
             unstable = jaccard < threshold
-        label = data.type_label(type_id, lang) if type_id in TYPE_IDS else rec.get("label", type_id)
+        label = (
+            data.type_label(type_id, lang)
+            if type_id in data.type_labels
+            else rec.get("label", type_id)
+        )
         stability.append(
             {
                 "type": label,
@@ -213,9 +219,14 @@ def _flatten(prefix: str, value: Any, out: list[KeyValue], lang: str) -> None:
 
 def method(data: ReportData, lang: str, publication: bool, min_n: int) -> dict[str, Any]:
     manifest: list[KeyValue] = []
-    _flatten("", data.manifest, manifest, lang)
+    # file checksums stay in manifest.json (too long to print)
+    shown = {k: v for k, v in data.manifest.items() if k not in ("outputs", "tables")}
+    _flatten("", shown, manifest, lang)
     model: list[KeyValue] = []
-    _flatten("", {k: v for k, v in data.model.items() if not isinstance(v, list)}, model, lang)
+    scalars = {
+        k: v for k, v in data.model.items() if not isinstance(v, list | dict) and len(str(v)) < 80
+    }
+    _flatten("", scalars, model, lang)
     params = data.manifest.get("parameters") or {}
     command = ["kommunaltypen", "analyze"]
     source = data.manifest.get("input_path") or data.manifest.get("input")
@@ -269,7 +280,7 @@ def context(
     }
     profiles, dteam, resolver = build_profiles(data, lang, publication, min_n)
     recs = all_recommendations(data, lang, publication, min_n)
-    by_type = {tid: [r for r in recs if r.type_id == tid] for tid in TYPE_IDS}
+    by_type = {tid: [r for r in recs if r.type_id == tid] for tid in data.type_ids}
     chart_by_table = {c.table: c for c in charts}
     cb = default_codebook()
     css = static_text("report.css") + ("\n" + static_text("print.css") if mode == "print" else "")
@@ -293,7 +304,12 @@ def context(
         "dteam": dteam,
         "profile_source": source_note(lang),
         "unresolved": sorted(set(resolver.missing)),
-        "recs_by_type": [(tid, data.type_label(tid, lang), by_type[tid]) for tid in TYPE_IDS],
+        "recs_by_type": [
+            (tid, data.type_label(tid, lang), by_type[tid])
+            for tid in data.type_ids
+            if tid in TYPE_IDS or by_type[tid]
+        ],
+        "new_types": [data.type_label(tid, lang) for tid in data.type_ids if tid not in TYPE_IDS],
         "recs_untyped": [r for r in recs if r.type_id is None],
         "rejected": rejected_rows(data),
         "method": method(data, lang, publication, min_n),

@@ -33,6 +33,14 @@ REQUIRED_TABLE_COLUMNS = ("table", "row_label", "column_label", "value", "n")
 PERCENT_MEASURES = frozenset({"share", "share_none", "mean_ratio", "type_share"})
 
 
+NEW_TYPE = re.compile(r"neu_\d+")
+
+
+def is_type_key(key: str) -> bool:
+    """A study type id or a new, unnamed type found by the typology (``neu_1`` …)."""
+    return key in TYPE_IDS or NEW_TYPE.fullmatch(key) is not None
+
+
 class ReportError(KommunaltypenError):
     """The analysis output directory (or a report declaration) cannot be used for a report."""
 
@@ -140,8 +148,29 @@ class ReportData:
         labels = self.type_labels.get(type_id, {})
         return labels.get(lang) or labels.get("de") or type_id
 
+    @property
+    def type_ids(self) -> list[str]:
+        """The four study types, then any new types of this analysis."""
+        extra = sorted(k for k in self.type_labels if k not in TYPE_IDS)
+        return [*TYPE_IDS, *extra]
+
 
 # -- declarations (captions, English labels, precision) ------------------------------------
+def _new_type_labels(assignments: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """Labels of new, unnamed types (``neu_1`` …) present in the assignments."""
+    if "type" not in assignments:
+        return {}
+    found = sorted({str(v) for v in assignments["type"].dropna() if NEW_TYPE.fullmatch(str(v))})
+    labels: dict[str, dict[str, str]] = {}
+    for type_id in found:
+        number = type_id.split("_", 1)[1]
+        labels[type_id] = {
+            "de": t("report.new_type", lang="de", number=number),
+            "en": t("report.new_type", lang="en", number=number),
+        }
+    return labels
+
+
 def _manifest_declarations(out: Path, manifest: dict[str, Any]) -> dict[int, dict[str, Any]]:
     """The user's table declarations named in the manifest (``analyze --tables FILE``)."""
     source = (manifest.get("parameters") or {}).get("tables")
@@ -276,7 +305,10 @@ def _merge_offered_planned(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def table_from_frame(
-    number: int, frame: pd.DataFrame, decl: dict[str, Any] | None = None
+    number: int,
+    frame: pd.DataFrame,
+    decl: dict[str, Any] | None = None,
+    extra_types: dict[str, str] | None = None,
 ) -> TableModel:
     """Build the table model from the long-format CSV rows of one table."""
     missing = [c for c in REQUIRED_TABLE_COLUMNS if c not in frame.columns]
@@ -300,7 +332,7 @@ def table_from_frame(
             continue
         seen.add(label)
         key = slug(label)
-        type_id = _TYPE_BY_LABEL.get(key)
+        type_id = _TYPE_BY_LABEL.get(key) or (extra_types or {}).get(key)
         columns.append(
             Column(
                 key=type_id or key,
@@ -389,6 +421,10 @@ def load_output_dir(out_dir: str | Path) -> ReportData:
         raise ReportError(t("report.err.no_dir", dir=str(out)))
     manifest = _read_json(out / "manifest.json")
     declared = _manifest_declarations(out, manifest)
+    assignments = _read_csv(out / "assignments.csv", required=True)
+    type_labels = dict(default_type_labels())
+    type_labels.update(_new_type_labels(assignments))
+    extra_types = {slug(v["de"]): k for k, v in type_labels.items() if k not in TYPE_IDS}
     tables: dict[int, TableModel] = {}
     found = sorted(
         (int(m.group(1)), p)
@@ -401,16 +437,16 @@ def load_output_dir(out_dir: str | Path) -> ReportData:
         frame = _read_csv(path, required=True)
         if frame.empty:
             raise ReportError(t("report.err.empty", file=str(path)))
-        tables[number] = table_from_frame(number, frame, declared.get(number))
+        tables[number] = table_from_frame(number, frame, declared.get(number), extra_types)
     centers = _read_csv(out / "centers.csv", required=False)
     return ReportData(
         out_dir=out,
         tables=tables,
-        assignments=_read_csv(out / "assignments.csv", required=True),
+        assignments=assignments,
         centers=None if centers.empty else centers,
         model=_read_json(out / "model.json"),
         diagnostics=_read_json(out / "diagnostics.json"),
         manifest=manifest,
         rejected=_read_csv(out / "rejected.csv", required=False),
-        type_labels=default_type_labels(),
+        type_labels=type_labels,
     )

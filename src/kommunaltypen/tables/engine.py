@@ -262,6 +262,8 @@ def _is_in(column: str, values: Sequence[float]) -> pl.Expr:
 
 def _where(row: RowSpec) -> pl.Expr:
     expr = pl.lit(True)
+    if row.type is not None and row.measure != "type_share":
+        expr = pl.col(TYPE_COLUMN) == row.type  # row restricted to one type
     for cond in row.where:
         if cond.not_null:
             expr = expr & pl.col(cond.column).is_not_null()

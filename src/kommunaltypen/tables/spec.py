@@ -9,6 +9,7 @@ naming the file, the table and the row.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -104,14 +105,20 @@ class RowSpec(_Model):
         missing = [f for f in need[m] if getattr(self, f) in (None, ())]
         if missing:
             raise ValueError(f"measure {m!r} needs the field(s) {', '.join(missing)}")
-        allowed = set(need[m]) | {"values"} if m == "mean_count" else set(need[m])
+        allowed = set(need[m]) | {"type"}  # type: restricts the base to one type
+        if m == "mean_count":
+            allowed.add("values")
         if m in ("share_none", "mean_count"):
             allowed.add("base_column")
         for f in ("column", "columns", "values", "type", "base_column", "numerator", "denominator"):
             if f not in allowed and getattr(self, f) is not None:
                 raise ValueError(f"field {f!r} is not used by measure {m!r}")
-        if m == "type_share" and self.type not in TYPE_IDS:
-            raise ValueError(f"unknown type {self.type!r}; expected one of {', '.join(TYPE_IDS)}")
+        if self.type is not None and not (
+            self.type in TYPE_IDS or re.fullmatch(r"neu_\d+", self.type)
+        ):
+            raise ValueError(
+                f"unknown type {self.type!r}; expected one of {', '.join(TYPE_IDS)} or neu_<n>"
+            )
         if (self.part is None) != (self.study_label is None):
             raise ValueError("'part' and 'study_label' must be given together")
         return self

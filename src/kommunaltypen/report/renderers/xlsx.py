@@ -69,9 +69,13 @@ def write_table(workbook: Any, view: TableView, lang: str, name: str) -> None:
     sub += ["n", t("report.xlsx.ci_low", lang=lang), t("report.xlsx.ci_high", lang=lang)]
     sheet.write(2, 0, t("report.xlsx.row", lang=lang), head)
     col = 1
+    group = sheet.fmt(bold=True, align="center", bottom=1)
     for label in view.columns:
-        for s in sub:
+        if label.startswith(FORMULA_PREFIXES):
             sheet.write(1, col, label, bold)
+        else:
+            ws.merge_range(1, col, 1, col + len(sub) - 1, label, group)
+        for s in sub:
             sheet.write(2, col, s, head)
             col += 1
     extra = ["Test", t("report.xlsx.p_value", lang=lang), t("report.xlsx.effect", lang=lang)]
