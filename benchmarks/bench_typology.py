@@ -11,7 +11,7 @@ reconstruction ``data/example/beispieldaten.csv`` when it exists; otherwise 412 
 around the study's Table 1 centres (325 complete rankings, type sizes 47/111/115/52, plus 87
 rows without a complete ranking).
 
-    python benchmarks/bench_typology.py [--data FILE] [--bootstrap 1000] [--seed 0]
+    python benchmarks/bench_typology.py [--data FILE | --generated] [--bootstrap 1000] [--seed 0]
 """
 
 from __future__ import annotations
@@ -133,20 +133,25 @@ def bench_million(seed: int) -> bool:
     X = simulate_rankings(centers, sizes, np.random.default_rng(seed))
     model = Typology(random_state=seed)
     model.fit(X[:1000])  # warm-up (imports, caches)
-    t0 = time.perf_counter()
-    count_patterns(X)
-    t_count = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    model.fit(X)
-    t_fit = time.perf_counter() - t0
+    t_count = t_fit = c_count = c_fit = np.inf
+    for _ in range(3):  # best of three, for both measurements alike
+        t0, c0 = time.perf_counter(), time.process_time()
+        count_patterns(X)
+        t_count = min(t_count, time.perf_counter() - t0)
+        c_count = min(c_count, time.process_time() - c0)
+        t0, c0 = time.perf_counter(), time.process_time()
+        model.fit(X)
+        t_fit = min(t_fit, time.perf_counter() - t0)
+        c_fit = min(c_fit, time.process_time() - c0)
     beyond = t_fit - t_count
     ok = beyond < 0.2
     print(
         f"(b) fit on {len(X):,} rows ({model.n_patterns_} distinct patterns, n_init={model.n_init})"
     )
     print(
-        f"    counting patterns {t_count:.3f} s, whole fit {t_fit:.3f} s, "
-        f"beyond counting {beyond:.3f} s  [{'ok' if ok else 'MISSED'} < 0.2 s]"
+        f"    counting patterns {t_count:.3f} s (cpu {c_count:.3f}), whole fit {t_fit:.3f} s "
+        f"(cpu {c_fit:.3f}), beyond counting {beyond:.3f} s (cpu {c_fit - c_count:.3f})"
+        f"  [{'ok' if ok else 'MISSED'} < 0.2 s]"
     )
     return ok
 
@@ -154,10 +159,15 @@ def bench_million(seed: int) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=bundled_data())
+    parser.add_argument(
+        "--generated",
+        action="store_true",
+        help="use the seeded data around Table 1 even if the bundled reconstruction exists",
+    )
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    X, origin = load_points(args.data, args.seed)
+    X, origin = load_points(None if args.generated else args.data, args.seed)
     print(f"data: {origin}")
     ok_a = bench_bootstrap(X, args.bootstrap, args.seed)
     ok_b = bench_million(args.seed)

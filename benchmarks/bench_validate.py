@@ -108,7 +108,12 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--file", type=Path, help="reuse/keep the generated CSV here")
+    parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.generate is not None:
+        n_bad = generate(args.generate, args.rows)
+        print(f"generated {args.rows:,} rows, {n_bad:,} of them made invalid")
+        return 0
 
     tmp = None
     if args.file is None:
@@ -118,13 +123,18 @@ def main() -> int:
         path = args.file
     try:
         if not path.exists():
+            # generate in a child process: on Linux a child inherits the peak RSS of its
+            # parent, which would spoil the memory figures of the measuring children
             t = time.perf_counter()
-            n_bad = generate(path, args.rows)
-            print(
-                f"generated {args.rows:,} rows ({n_bad:,} made invalid) in "
-                f"{time.perf_counter() - t:.1f} s: {path} ({path.stat().st_size / 1e6:.0f} MB)"
+            subprocess.run(
+                [sys.executable, __file__, "--rows", str(args.rows), "--generate", str(path)],
+                check=True,
             )
-        path.read_bytes()  # warm the page cache for both contenders
+            size = path.stat().st_size / 1e6
+            print(f"generated in {time.perf_counter() - t:.1f} s: {path} ({size:.0f} MB)")
+        with path.open("rb") as fh:  # warm the page cache for both contenders
+            while fh.read(1 << 24):
+                pass
         polars_runs, our_runs = [], []
         for _ in range(args.repeat):
             polars_runs.append(measure(POLARS, path))

@@ -587,3 +587,44 @@ def test_row_restricted_to_one_type() -> None:
     )
     assert cell(res2, "FIM (nur B)", "Gesamt").n == 1
     assert cell(res2, "FIM (nur B)", "Optimierer").n == 0
+
+
+def test_declared_type_missing_from_the_typology() -> None:
+    """A study row for a type the fitted typology did not find stays empty, no error."""
+    records = [
+        {"fim": 1, "kommunenart": 1, "einwohner": 5000},
+        {"fim": 0, "kommunenart": 4, "einwohner": 7000},
+    ]
+    types = ["neu_1", None]
+    specs = parse_tables(
+        {
+            "tables": [
+                table(
+                    "types_total",
+                    {"label_de": "Anteil B", "measure": "type_share", "type": B},
+                    {
+                        "label_de": "FIM (nur B)",
+                        "measure": "share",
+                        "column": "fim",
+                        "values": [1],
+                        "type": B,
+                    },
+                ),
+                table(
+                    "kreis_vs_rest",
+                    {
+                        "label_de": "B",
+                        "measure": "grouped_median",
+                        "column": "einwohner",
+                        "type": B,
+                    },
+                    number=91,
+                ),
+            ]
+        },
+        "x.yaml",
+    )
+    res, res3 = compute_tables(canonical(records), types, specs, type_ids=["neu_1"])
+    assert cell(res, "Anteil B", "Gesamt").value == 0.0
+    assert cell(res, "FIM (nur B)", "Gesamt").n == 0
+    assert cell(res3, "B", "In Kreisen").n == 0

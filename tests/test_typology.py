@@ -432,6 +432,8 @@ def test_json_round_trip(tmp_path, study_like, study_model):
     np.testing.assert_array_equal(loaded.predict(X), study_model.predict(X))
     assert loaded.data_hash_ == study_model.data_hash_
     assert loaded.get_params() == study_model.get_params()
+    with pytest.raises(TypologyError, match="Trainingsdaten"):
+        loaded.stability(n_bootstrap=2)
 
 
 def test_load_errors(tmp_path):

@@ -223,17 +223,14 @@ def goal_points(
     duplicate = (per_rank > 1).any(axis=1)
     n_ranked = (ri > 0).sum(axis=1)
     complete = (per_rank == 1).all(axis=1)
-    reason: list[str | None] = []
-    for i in range(len(ri)):
-        if all_null[i] or (n_ranked[i] == 0 and not bad_value[i]):
-            reason.append("no_ranking")
-        elif bad_value[i] or duplicate[i]:
-            reason.append("invalid_ranking")
-        elif not complete[i]:
-            reason.append("incomplete_ranking")
-        else:
-            reason.append(None)
-    typable = np.array([r is None for r in reason], dtype=bool)
+    code = np.select(
+        [all_null | ((n_ranked == 0) & ~bad_value), bad_value | duplicate, ~complete],
+        [0, 1, 2],
+        default=3,
+    )
+    names = np.array(["no_ranking", "invalid_ranking", "incomplete_ranking", None], dtype=object)
+    reason: list[str | None] = names[code].tolist()
+    typable = code == 3
     points = np.where(ri > 0, max_rank + 1 - ri, 0).astype(float)
     return points, typable, reason
 
@@ -594,6 +591,8 @@ def weighted_kmeans(
     inertia (b,)."""
     W = np.atleast_2d(W)
     b = W.shape[0]
+    if not n_init and (start_centers is None or not len(start_centers)):
+        raise ValueError("weighted_kmeans needs n_init > 0 or start_centers")
     inits = []
     if n_init:
         inits.append(_kmeanspp(X, np.repeat(W, n_init, axis=0), k, rng).reshape(b, n_init, k, -1))
@@ -886,7 +885,8 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
             if not (sample_weight > 0).any():
                 raise TypologyDataError(t("typology.zero_weights", received=n_rows))
             typable = typable & (sample_weight > 0)
-        X = points[typable]
+        all_typable = bool(typable.all())
+        X = points if all_typable else points[typable]
         w = None if sample_weight is None else sample_weight[typable]
         k = int(self.n_clusters)
         if len(X) < k:
@@ -897,14 +897,20 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
                 t("typology.too_few_patterns", received=len(patterns), expected=k)
             )
         self._fit_patterns(patterns, counts, weights)
-        labels = np.full(n_rows, -1, dtype=np.int64)
-        labels[typable] = self.pattern_labels_[inverse]
+        if all_typable:
+            labels = self.pattern_labels_[inverse].astype(np.int64)
+        else:
+            labels = np.full(n_rows, -1, dtype=np.int64)
+            labels[typable] = self.pattern_labels_[inverse]
         self.labels_ = labels
         self.typable_ = typable
-        self.not_typed_reason_ = [
-            r if r is not None else (None if ok else "zero_weight")
-            for r, ok in zip(reason, typable, strict=True)
-        ]
+        if all_typable:
+            self.not_typed_reason_ = list(reason)
+        else:
+            self.not_typed_reason_ = [
+                r if r is not None else (None if ok else "zero_weight")
+                for r, ok in zip(reason, typable, strict=True)
+            ]
         return self
 
     def _fit_patterns(self, patterns: np.ndarray, counts: np.ndarray, weights: np.ndarray) -> None:
@@ -1158,6 +1164,8 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         (B, n_patterns) gives explicit resamples instead. Case weights: a drawn row carries its
         pattern's mean case weight."""
         check_is_fitted(self)
+        if getattr(self, "patterns_", None) is None:
+            raise TypologyError(t("typology.stability_needs_data"))
         k = len(self.cluster_centers_)
         counts = self.pattern_counts_
         if resample_counts is None:

@@ -275,28 +275,31 @@ def validate_frame(
         row = pl.col(ROW_COLUMN).cast(pl.Int64)
     else:
         row = pl.int_range(pl.len(), dtype=pl.Int64) + meta.first_data_row
-    cell_bad = pl.any_horizontal([k > 0 for k in kinds.values()]) if kinds else pl.lit(False)
-    required = [c for q in cb if q.required for c in q.columns]
-    req_kinds = [kinds.get(c, pl.lit(_OK, pl.UInt8)).alias(f"__k_{c}") for c in required]
     extra = [pl.col(ERROR_COLUMN)] if ERROR_COLUMN in schema else []
     checks = _checks(cb)
+    flags = [k.alias(f"__f_{c}") for c, k in kinds.items()]
     # eager steps: one huge lazy plan makes polars' optimiser slow
-    df = frame.select([row.alias(_ROW), *values, cell_bad.alias("__cellbad"), *req_kinds, *extra])
+    df = frame.select([row.alias(_ROW), *values, *flags, *extra])
+    df, bad_cells = _resolve_suspects(df, frame, cb, list(kinds))
+    required = [c for q in cb if q.required for c in q.columns]
+    df = df.with_columns(
+        _flag_column(df.height, [i for i, c, _, _ in bad_cells], "__cellbad"),
+        *(
+            _flag_column(df.height, [i for i, col, _, _ in bad_cells if col == c], f"__k_{c}")
+            for c in required
+        ),
+    ).drop([f"__f_{c}" for c in kinds])
     df = _normalise(df, cb)
     _progress(progress, "parse", 1.0)
     # which rules fire at all (scalars), then materialise only those masks
-    firing = {id(c) for c in _possible(df, checks)}
-    active = [(f"__m{i}", c) for i, c in enumerate(checks) if id(c) in firing]
-    if active:
-        df = df.with_columns([c.mask.fill_null(False).alias(m) for m, c in active])
+    active = _possible(df, checks)
     _progress(progress, "check", 0.5)
-    rejected_expr = pl.col("__cellbad")
-    for m, _ in active:
-        rejected_expr = rejected_expr | pl.col(m)
+    rejected = df.get_column("__cellbad")
+    for mask, _ in active:
+        rejected = rejected | mask
     if extra:
-        rejected_expr = rejected_expr | pl.col(ERROR_COLUMN).is_not_null()
-    rejected = df.select(rejected_expr.alias("r")).get_column("r")
-    errors = _collect_issues(df, frame, active, cb, source)
+        rejected = rejected | df.get_column(ERROR_COLUMN).is_not_null()
+    errors = _collect_issues(df, active, bad_cells, cb, source)
     _progress(progress, "check", 1.0)
 
     rows = df.get_column(_ROW)
@@ -383,8 +386,9 @@ def _as_text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return col.cast(pl.String)
 
 
-# cell kinds: 0 = fine (or missing), 1 = not a number, 2 = not a whole number
-_OK, _NAN, _NONINT = 0, 1, 2
+# cell kinds: 0 = fine (or missing), 1 = not a number, 2 = not a whole number,
+# 3 = text polars could not read as a number: parsed cell by cell in _resolve_suspects
+_OK, _NAN, _NONINT, _SUSPECT = 0, 1, 2, 3
 _KIND_RULE = {_NAN: "not_a_number", _NONINT: "not_integer"}
 
 
@@ -435,13 +439,25 @@ def _parse_exprs(
                 values.append(value.cast(target, strict=False).alias(name))
                 continue
             if dtype.is_numeric():
-                present = col.is_not_null()
-                num = col.cast(pl.Float64)
+                value, kind = _number_parts(
+                    col.is_not_null(), col.cast(pl.Float64), missing, integer
+                )
             else:
-                raw = _as_text(col, dtype)
-                present = raw.is_not_null()
-                num = raw.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
-            value, kind = _number_parts(present, num, missing, integer)
+                # fast path: polars' own number parsing; cells it cannot read (text, decimal
+                # commas, blanks, "2.5" in an integer column …) are flagged SUSPECT and read
+                # one by one afterwards (see _resolve_suspects)
+                text = col.cast(pl.String) if dtype != pl.String else col
+                num = text.cast(pl.Float64, strict=False)
+                odd = num.is_null() | ~num.is_finite()
+                if integer:
+                    odd = odd | (num != num.floor())
+                suspect = text.is_not_null() & odd.fill_null(True)
+                kind = (
+                    pl.when(suspect)
+                    .then(pl.lit(_SUSPECT, pl.UInt8))
+                    .otherwise(pl.lit(_OK, pl.UInt8))
+                )
+                value = pl.when(~suspect & ~num.is_in(missing).fill_null(False)).then(num)
             values.append(value.cast(target, strict=False).alias(name))
             kinds[name] = kind
     return values, kinds
@@ -465,30 +481,72 @@ def _without_missing_codes(frame: pl.DataFrame, cb: Codebook) -> set[str]:
     return clean
 
 
-def _cell_issues(
-    frame: pl.DataFrame, rows: pl.Series, idx: pl.Series, cb: Codebook, source: str
-) -> list[tuple[int, int, Issue]]:
-    """Issues for unparseable cells, computed on the few rows that have them."""
-    sub = frame.select(pl.all().gather(idx))
-    _, kinds = _parse_exprs(dict(sub.schema), cb)
-    if not kinds:
-        return []
-    k = sub.select([e.alias(c) for c in kinds for e in [kinds[c]]])
-    expected_for = _cell_expectations(cb)
-    out: list[tuple[int, int, Issue]] = []
-    numbers = rows.gather(idx).to_list()
-    for c in kinds:
-        codes = k.get_column(c)
-        bad = codes > 0
-        if not bad.any():
+def _flag_column(height: int, idx: list[int], name: str) -> pl.Series:
+    flags = pl.repeat(False, height, dtype=pl.Boolean, eager=True).alias(name)
+    return flags.scatter(idx, True) if idx else flags
+
+
+def parse_number_text(
+    text: str, integer: bool, missing: frozenset[int]
+) -> tuple[float | None, int]:
+    """One cell's text as a number: ``(value, kind)``; blanks and missing codes give None."""
+    s = text.strip()
+    if not s:
+        return None, _OK
+    try:
+        value = float(s.replace(",", ".", 1) if s.count(",") == 1 and "." not in s else s)
+    except ValueError:
+        return None, _NAN
+    if not math.isfinite(value):
+        return None, _NAN
+    if integer and not value.is_integer():
+        return None, _NONINT
+    if value in missing:
+        return None, _OK
+    return value, _OK
+
+
+def _resolve_suspects(
+    df: pl.DataFrame, frame: pl.DataFrame, cb: Codebook, flagged: list[str]
+) -> tuple[pl.DataFrame, list[tuple[int, str, int, str | None]]]:
+    """Read the flagged cells one by one (they are few): store the values that are fine,
+    return the bad cells as ``(row index, column, kind, raw text)``."""
+    bad: list[tuple[int, str, int, str | None]] = []
+    if not flagged:
+        return df, bad
+    hits = df.select([(pl.col(f"__f_{c}") > 0).any() for c in flagged]).row(0)
+    fixed = []
+    for c, hit in zip(flagged, hits, strict=True):
+        if not hit:
             continue
-        raw = sub.get_column(c).cast(pl.String)
-        for j in bad.arg_true().to_list():
-            rule = _KIND_RULE[codes[j]]
-            value = raw[j]
-            issue = _issue(rule, source, numbers[j], c, value, expected_for(c, rule), {})
-            out.append((numbers[j], -1, issue))
-    return out
+        q, _ = cb.column_owner(c)
+        target = dtype_of(q)
+        integer = target == pl.Int64
+        kinds = df.get_column(f"__f_{c}")
+        idx = kinds.arg_true() if kinds.dtype == pl.Boolean else (kinds > 0).arg_true()
+        raw = frame.get_column(c).gather(idx)
+        raw_text = _as_text_series(raw)
+        good_idx, good_values = [], []
+        for i, kind, text in zip(idx.to_list(), kinds.gather(idx).to_list(), raw_text, strict=True):
+            if kind == _SUSPECT:
+                value, kind = parse_number_text(text or "", integer, cb.missing_values)
+                if kind == _OK:
+                    if value is not None:
+                        good_idx.append(i)
+                        good_values.append(value)
+                    continue
+            bad.append((i, c, kind, text))
+        if good_idx:
+            values = pl.Series(good_values, dtype=pl.Float64).cast(target)
+            fixed.append(df.get_column(c).scatter(good_idx, values))
+    if fixed:
+        df = df.with_columns(fixed)
+    bad.sort()
+    return df, bad
+
+
+def _as_text_series(s: pl.Series) -> list[str | None]:
+    return s.to_frame("v").select(_as_text(pl.col("v"), s.dtype)).to_series().to_list()
 
 
 def _mapping_issues(df: pl.DataFrame, cb: Codebook, source: str) -> list[tuple[int, int, Issue]]:
@@ -538,6 +596,8 @@ class _Check:
     expected: str
     #: (column, lo, hi): the rule cannot fire when all values of column lie in lo..hi
     safe_if: tuple[str, float, float] | None = None
+    #: a cheap whole-frame test (scalar boolean expression): True = the rule cannot fire
+    safe: pl.Expr | None = None
 
 
 def _codes_text(q: Question) -> str:
@@ -620,6 +680,7 @@ def _checks(cb: Codebook) -> list[_Check]:
                             ).fill_null(False),
                             ticked,
                             t("validate.expected_exclusive", option=ex),
+                            (ex, 0, 0),
                         )
                     )
         elif q.kind == "ranking":
@@ -646,10 +707,20 @@ def _checks(cb: Codebook) -> list[_Check]:
                 pl.sum_horizontal([(pl.col(c) > 0).fill_null(False) for c in q.columns]) > top
             )
             checks += [
-                _Check("ranking_repeated", q.id, repeated, ranked, t("validate.expected_unique")),
+                _Check(
+                    "ranking_repeated",
+                    q.id,
+                    repeated,
+                    ranked,
+                    t("validate.expected_unique"),
+                ),
                 _Check("ranking_gap", q.id, gap, ranked, t("validate.expected_no_gap")),
                 _Check(
-                    "ranking_too_many", q.id, too_many, ranked, t("validate.expected_max", max=top)
+                    "ranking_too_many",
+                    q.id,
+                    too_many,
+                    ranked,
+                    t("validate.expected_max", max=top),
                 ),
             ]
         if q.filter is not None:
@@ -673,7 +744,7 @@ def _checks(cb: Codebook) -> list[_Check]:
                 )
             )
         if q.required:
-            failed_cell = pl.col(f"__k_{first}") > 0
+            failed_cell = pl.col(f"__k_{first}")
             checks.append(
                 _Check(
                     "missing_required",
@@ -681,6 +752,7 @@ def _checks(cb: Codebook) -> list[_Check]:
                     pl.col(first).is_null() & ~failed_cell,
                     None,
                     t("validate.expected_required"),
+                    safe=pl.col(first).null_count() == 0,
                 )
             )
     idc = cb.id_column
@@ -702,43 +774,50 @@ def _num(v: float | None) -> str:
     return str(int(v)) if float(v).is_integer() else str(v)
 
 
-def _possible(df: pl.DataFrame, checks: list[_Check]) -> list[_Check]:
-    """The checks that fire on at least one row. Range-type checks are first ruled out
-    cheaply from each column's min/max (most columns of clean data need no row-wise mask)."""
+def _possible(df: pl.DataFrame, checks: list[_Check]) -> list[tuple[pl.Series, _Check]]:
+    """The checks that fire on at least one row, each with its row mask. Most checks are
+    first ruled out cheaply from whole-column statistics (min/max, null counts), so clean
+    columns need no row-wise mask at all."""
     bounded = sorted({c.safe_if[0] for c in checks if c.safe_if is not None})
+    safe_exprs = [c.safe for c in checks if c.safe is not None]
     stats = df.select(
         [pl.col(c).min().alias(f"lo{i}") for i, c in enumerate(bounded)]
         + [pl.col(c).max().alias(f"hi{i}") for i, c in enumerate(bounded)]
+        + [e.alias(f"s{i}") for i, e in enumerate(safe_exprs)]
     ).row(0)
-    lo = dict(zip(bounded, stats[: len(bounded)], strict=True))
-    hi = dict(zip(bounded, stats[len(bounded) :], strict=True))
+    n = len(bounded)
+    lo = dict(zip(bounded, stats[:n], strict=True))
+    hi = dict(zip(bounded, stats[n : 2 * n], strict=True))
+    safe_results = iter(stats[2 * n :])
     candidates = []
     for c in checks:
+        surely_fine = False
         if c.safe_if is not None:
             col, low, high = c.safe_if
-            if lo[col] is None or (lo[col] >= low and hi[col] <= high):
-                continue
-        candidates.append(c)
+            surely_fine = lo[col] is None or (lo[col] >= low and hi[col] <= high)
+        if c.safe is not None:
+            surely_fine = bool(next(safe_results)) or surely_fine
+        if not surely_fine:
+            candidates.append(c)
     if not candidates:
         return []
-    hits = df.select(
-        [c.mask.fill_null(False).any().alias(f"h{i}") for i, c in enumerate(candidates)]
-    )
-    return [c for i, c in enumerate(candidates) if hits.item(0, i)]
+    masks = df.select([c.mask.fill_null(False).alias(f"m{i}") for i, c in enumerate(candidates)])
+    hits = masks.select(pl.all().any()).row(0)
+    return [(masks.to_series(i), c) for i, c in enumerate(candidates) if hits[i]]
 
 
 def _collect_issues(
     df: pl.DataFrame,
-    frame: pl.DataFrame,
-    active: list[tuple[str, _Check]],
+    active: list[tuple[pl.Series, _Check]],
+    bad_cells: list[tuple[int, str, int, str | None]],
     cb: Codebook,
     source: str,
 ) -> list[Issue]:
     """Issues from the rule masks, unparseable cells and mapping problems, in row order."""
     issues: list[tuple[int, int, Issue]] = []
     idc = cb.id_column
-    for i, (m, check) in enumerate(active):
-        idx = df.get_column(m).arg_true()
+    for i, (mask, check) in enumerate(active):
+        idx = mask.arg_true()
         if check.value is None:
             value_expr = pl.lit(None, pl.String)
             needed = [_ROW]
@@ -751,16 +830,20 @@ def _collect_issues(
         first_rows: dict[str, int] = {}
         ids: list[str] = []
         if check.rule == "duplicate_id":
-            dup = df.filter(pl.col(idc).is_duplicated()).group_by(idc).agg(pl.col(_ROW).min())
-            first_rows = dict(dup.iter_rows())
             ids = df.get_column(idc).gather(idx).to_list()
+            same = df.select(_ROW, idc).filter(pl.col(idc).is_in(sorted(set(ids))))
+            first_rows = dict(same.group_by(idc).agg(pl.col(_ROW).min()).iter_rows())
         for j, (row, value) in enumerate(sub.iter_rows()):
             extra = {"first_row": first_rows.get(ids[j], "?")} if ids else {}
             issue = _issue(check.rule, source, row, check.column, value, check.expected, extra)
             issues.append((row, i, issue))
-    bad_cells = df.get_column("__cellbad")
-    if bad_cells.any():
-        issues += _cell_issues(frame, df.get_column(_ROW), bad_cells.arg_true(), cb, source)
+    if bad_cells:
+        expected_for = _cell_expectations(cb)
+        numbers = df.get_column(_ROW).gather([i for i, _, _, _ in bad_cells]).to_list()
+        for row, (_, column, kind, raw) in zip(numbers, bad_cells, strict=True):
+            rule = _KIND_RULE[kind]
+            issue = _issue(rule, source, row, column, raw, expected_for(column, rule), {})
+            issues.append((row, -1, issue))
     issues += _mapping_issues(df, cb, source)
     issues.sort(key=lambda x: (x[0], x[1]))
     return [i for _, _, i in issues]

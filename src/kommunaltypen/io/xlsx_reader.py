@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import zipfile
 from pathlib import Path
 
 import polars as pl
@@ -36,14 +35,21 @@ def read_xlsx(
 ) -> tuple[pl.DataFrame, Meta]:
     """Read the first (or the named) worksheet as strings; fully empty rows are skipped but
     every record keeps its spreadsheet row number in ``__row__``."""
-    import openpyxl
 
     p = check_file(path)
     report(progress, "read", 0.0)
     try:
-        wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError) as exc:
+        return _read(p, sheet, progress)
+    except InputFileError:
+        raise
+    except Exception as exc:  # openpyxl raises many unrelated types for broken files
         raise InputFileError(t("validate.file_not_xlsx", file=p, error=exc)) from exc
+
+
+def _read(p: Path, sheet: str | None, progress: Progress | None) -> tuple[pl.DataFrame, Meta]:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
     try:
         if sheet is not None and sheet not in wb.sheetnames:
             raise InputFileError(

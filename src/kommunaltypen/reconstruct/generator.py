@@ -41,12 +41,14 @@ GROUPS: tuple[str, ...] = (*TYPES, UNTYPED)
 N_TOTAL = 412
 N_TYPED = 325
 DEFAULT_SEED = 2019
-#: a typed row must be this much closer (squared distance) to its own Table 1 centre.
-MARGIN = 0.0
+#: a typed row must be this much closer (squared distance) to its own Table 1 centre than to
+#: any other; 3.0 separates the types enough for blind k-means (k-means++, 100 starts) to
+#: find exactly the intended partition (smaller margins leave a partition of lower inertia).
+MARGIN: float | dict[str, float] = 3.0
 #: weight of the per-row separation (own minus nearest other centre distance) in Table 1.
 SEPARATION_COST = 1.0
 #: most typed rows sharing one goal ranking (spreads the rankings; None = no cap).
-PATTERN_CAP: int | None = 6
+PATTERN_CAP: int | None = 7
 #: smallest base accepted before a cell is declared inconsistent (share of the group).
 MIN_BASE = 0.75
 #: Table 12's printed shares imply low bases (e.g. 37–42 of 47 Bedächtige answered).
@@ -399,10 +401,10 @@ class Builder:
             ]
         )
         dist = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-        margin = MARGIN
         for ti, t in enumerate(TYPES):
             m = self.sizes[t]
             others = np.delete(dist, ti, axis=1).min(axis=1)
+            margin = MARGIN.get(t, 0.0) if isinstance(MARGIN, dict) else MARGIN
             allowed = np.flatnonzero(dist[:, ti] + margin < others)
             pts = points[allowed].T  # goals × patterns
             npat = len(allowed)
@@ -497,8 +499,9 @@ class Builder:
                 "at least one cell of the row is off; this is the nearest feasible set"
             )
         return (
-            "no set of complete rankings in which every row is nearest to its own centre "
-            "(k-means fixed point) hits all ten printed cells; nearest feasible set"
+            "no set of complete rankings hits all ten printed cells while every row is clearly "
+            f"nearest to its own centre (margin {MARGIN} in squared distance, needed for blind "
+            "k-means to recover the types); nearest feasible set"
         )
 
     # ------------------------------------------------------------------ Table 3: populations
@@ -662,6 +665,51 @@ class Builder:
             column[respondents[cand[:drop]]] = np.nan
             nonnull[cand[:drop]] -= 1
 
+    def common_base(
+        self, table: int, labels: list[str], g: str, cap: int
+    ) -> tuple[int, dict[str, int]]:
+        """One base for all rows of a multiple-choice or ranking question (validation reads a
+        partly answered question as "not ticked" in the empty options, so every option of a
+        question has the same respondents): the base with the most rows that print as
+        published, the largest such base first; other rows get the nearest count."""
+        lo = 0 if g == UNTYPED else max(1, math.ceil(MIN_BASE * cap))
+        best: tuple[int, int, dict[str, int]] | None = None
+        for n in range(cap, lo - 1, -1):
+            ks = {}
+            for label in labels:
+                opts = self.cell_options(table, label, g, n, min_frac=1.0)
+                opts = [o for o in opts if o[0] == n]
+                if opts:
+                    ks[label] = opts[0][1]
+            if best is None or len(ks) > best[0]:
+                best = (len(ks), n, ks)
+            if len(ks) == len(labels):
+                break
+        assert best is not None
+        _, n, ks = best
+        for label in labels:
+            if label in ks:
+                self._record(table, label, g, "", n, ks[label])
+                continue
+            value, _ = self._target(table, label, g, "")
+            k0, n0 = self._offsets(table, label, g, "")
+            _, k = nearest(value, n, k0=k0, n0=n0)
+            self._issue(
+                table,
+                label,
+                g,
+                "",
+                "all options of a question share one base (the respondents of the question); "
+                "no count of the base that fits the question's other rows prints as the "
+                "published value",
+                n,
+                k,
+                100,
+            )
+            self._record(table, label, g, "", n, k)
+            ks[label] = k
+        return n, ks
+
     def multiple_rows(
         self,
         table: int,
@@ -671,11 +719,8 @@ class Builder:
         cap: int,
     ) -> tuple[dict[str, int], dict[str, int]]:
         """Per published row (label -> option id): base and count of one group."""
-        ticks, bases = {}, {}
-        for label, opt in rows.items():
-            n, k = self.cell(table, label, g, cap)
-            ticks[opt], bases[opt] = k, n
-        return ticks, bases
+        n, ks = self.common_base(table, list(rows), g, cap)
+        return {rows[label]: k for label, k in ks.items()}, {opt: n for opt in rows.values()}
 
     def plain_multiple(self, table: int, question: str, rows: dict[str, str]) -> None:
         for g in GROUPS:
@@ -696,9 +741,10 @@ class Builder:
     ) -> None:
         for g in GROUPS:
             cap = self.sizes[g]
-            ticks, bases = self.multiple_rows(table, g, question, rows, cap)
-            n_ex, k_ex = self.cell(table, exclusive_label, g, cap)
-            bases[exclusive_opt] = n_ex
+            ticks, bases = self.multiple_rows(
+                table, g, question, {**rows, exclusive_label: exclusive_opt}, cap
+            )
+            k_ex = ticks.pop(exclusive_opt)
             nq = max(*bases.values())
             if max(ticks.values()) > nq - k_ex:
                 raise AssertionError(f"table {table} {g}: exclusive option leaves too few rows")
@@ -745,9 +791,10 @@ class Builder:
             in_top3[pat[:, j], np.arange(len(patterns))] = 1
         for g in GROUPS:
             cap = self.sizes[g]
-            bases, counts = {}, {}
-            for label, f in (top1, top2, *top3.items()):
-                bases[f], counts[f] = self.cell(4, label, g, cap)
+            labels = {top1[0]: top1[1], top2[0]: top2[1], **top3}
+            n_common, ks = self.common_base(4, list(labels), g, cap)
+            counts = {labels[label]: k for label, k in ks.items()}
+            bases = {f: n_common for f in counts}
             nq = max(bases.values())
             a_eq, b_eq = [np.ones(len(patterns))], [nq]
             a_eq.append((pat[:, 0] == fi["verwaltung"]).astype(float))
@@ -832,8 +879,9 @@ class Builder:
             for common in range(n_s, lo_base - 1, -1):
                 per_row = []
                 for label in anchors:
+                    all_opts[label] = all_opts[label] or []
                     at = [o for o in all_opts[label] if o[0] == common][:1]
-                    below = [o for o in all_opts[label] if o[0] < common][:1]
+                    below: list[tuple[int, int]] = []  # options share one base
                     fallback = [
                         nearest(
                             self._target(5, label, g, "")[0],

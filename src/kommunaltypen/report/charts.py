@@ -53,6 +53,8 @@ def colour(key: str, position: int) -> str:
 
 HATCHES: dict[str, str] = {}  # colours are colour-blind-safe; hatching made charts slow
 
+PNG_DPI = 130  # also the charts of the PDF (raster keeps WeasyPrint fast)
+
 RC = {
     "svg.fonttype": "none",
     "svg.hashsalt": "kommunaltypen",
@@ -89,7 +91,7 @@ def _save(fig: Figure, chart_id: str, title: str, charts_dir: Path, table: int |
     png = charts_dir / f"{chart_id}.png"
     svg = charts_dir / f"{chart_id}.svg"
     with matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
-        fig.savefig(png, dpi=110, metadata={"Software": None})
+        fig.savefig(png, dpi=PNG_DPI, metadata={"Software": None})
         fig.savefig(svg, metadata={"Date": None, "Creator": None})
     text = svg.read_text(encoding="utf-8")
     text = re.sub(r"^<\?xml[^>]*>\s*", "", text)
