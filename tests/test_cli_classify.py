@@ -105,3 +105,16 @@ def test_bad_model_file(capsys, tmp_path):
     assert code == 2
     assert "bad.json" in " ".join(err.split())
     assert "Traceback" not in err + out
+
+
+def test_mischform_is_shown(capsys):
+    """A ranking between Serviceorientierte and Community Manager is flagged and explained."""
+    goals = "attraktivitaet,buergernaehe,daseinsvorsorge"
+    result = as_json(capsys, "--goals", goals)
+    assert result["mischform"] is True
+    assert max(result["probabilities"].values()) < result["mischform_threshold"]
+    code, out, _ = run(capsys, "classify", "--goals", goals)
+    assert code == 0
+    assert "Mischform" in out and "75 %" in out
+    clear = as_json(capsys, "--goals", "effizienz,leistungsangebot,buergernaehe")
+    assert clear["mischform"] is False

@@ -23,6 +23,7 @@ from kommunaltypen.typology import (
     count_patterns,
     goal_points,
     ranking_points,
+    reason_label,
     simulate_rankings,
     study_centers,
     type_label,
@@ -105,6 +106,8 @@ def test_goal_points_rank_transform_and_reasons():
         "invalid_ranking",
         "invalid_ranking",
     ]
+    assert reason_label("incomplete_ranking", "en").startswith("incomplete ranking")
+    assert reason_label(None) is None
     # pandas and numpy give the same answer
     p2, t2, r2 = goal_points(to_pandas(frame))
     p3, t3, r3 = goal_points(frame.to_numpy().astype(float))

@@ -60,6 +60,7 @@ __all__ = [
     "count_patterns",
     "goal_points",
     "load_reference",
+    "reason_label",
     "simulate_rankings",
     "study_centers",
     "type_label",
@@ -91,6 +92,13 @@ def type_label(type_id: str | None, lang: str | None = None) -> str:
     if type_id.startswith(NEW_TYPE_PREFIX):
         return t("typology.new_type", lang=lang, number=type_id[len(NEW_TYPE_PREFIX) :])
     return type_id
+
+
+def reason_label(reason: str | None, lang: str | None = None) -> str | None:
+    """User-facing text of a "not typed" reason code (None for typed rows)."""
+    if reason is None:
+        return None
+    return t(f"typology.reason.{reason}", lang=lang)
 
 
 def _read_centers_csv(

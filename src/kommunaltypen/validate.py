@@ -132,9 +132,11 @@ class ValidationReport:
         from rich.table import Table
         from rich.text import Text
 
-        summary = Table(title=t("validate.report_title", file=self.source), show_header=False)
+        summary = Table(title=t("validate.report_title"), show_header=False, title_justify="left")
         summary.add_column()
-        summary.add_column(justify="right")
+        summary.add_column(justify="right", overflow="fold")
+        summary.add_row(t("validate.file"), self.source)
+        summary.add_row(t("validate.format"), self.format)
         summary.add_row(t("validate.rows_in"), str(self.rows_in))
         summary.add_row(t("validate.rows_accepted"), f"[green]{self.rows_accepted}[/]")
         summary.add_row(t("validate.rows_rejected"), f"[red]{self.rows_rejected}[/]")
@@ -153,7 +155,7 @@ class ValidationReport:
                     str(issue.row if issue.row is not None else "–"),
                     issue.column or "–",
                     issue.value if issue.value is not None else "–",
-                    issue.message,
+                    _short_message(issue),
                 )
             parts.append(table)
             if len(errors) > max_issues:
@@ -166,6 +168,14 @@ class ValidationReport:
                     by_rule.add_row(rule, str(count))
             parts.append(by_rule)
         return Group(*parts)
+
+
+def _short_message(issue: Issue) -> str:
+    """The message without its "file, row, column:" prefix (the table shows those)."""
+    prefix = f"{issue.file}, "
+    if issue.message.startswith(prefix) and ": " in issue.message[len(prefix) :]:
+        return issue.message[len(prefix) :].split(": ", 1)[1]
+    return issue.message
 
 
 def _write(path: Path, writer: Callable[[Path], object]) -> Path:
@@ -270,7 +280,9 @@ def validate_frame(
     if frame.height == 0:
         raise InputFileError(t("validate.no_rows", file=source))
     schema = dict(frame.schema)
-    values, kinds = _parse_exprs(schema, cb, _without_missing_codes(frame, cb))
+    raw_stats = _integer_stats(frame, cb)
+    clean = _without_missing_codes(raw_stats, cb)
+    values, kinds = _parse_exprs(schema, cb, clean)
     if ROW_COLUMN in schema:
         row = pl.col(ROW_COLUMN).cast(pl.Int64)
     else:
@@ -289,10 +301,12 @@ def validate_frame(
             for c in required
         ),
     ).drop([f"__f_{c}" for c in kinds])
-    df = _normalise(df, cb)
+    df, touched = _normalise(df, cb)
+    # columns the parse passed through unchanged keep the reader's statistics
+    known = {c: v for c, v in raw_stats.items() if c in clean and c not in touched}
     _progress(progress, "parse", 1.0)
     # which rules fire at all (scalars), then materialise only those masks
-    active = _possible(df, checks)
+    active = _possible(df, checks, known)
     _progress(progress, "check", 0.5)
     rejected = df.get_column("__cellbad")
     for mask, _ in active:
@@ -303,7 +317,7 @@ def validate_frame(
     _progress(progress, "check", 1.0)
 
     rows = df.get_column(_ROW)
-    accepted = df.filter(~rejected).select(cb.columns)
+    accepted = df.select(cb.columns).filter(~rejected)
     status = pl.DataFrame(
         {
             "row": rows,
@@ -463,22 +477,22 @@ def _parse_exprs(
     return values, kinds
 
 
-def _without_missing_codes(frame: pl.DataFrame, cb: Codebook) -> set[str]:
-    """Integer columns whose min/max show that they hold no missing code."""
+def _integer_stats(frame: pl.DataFrame, cb: Codebook) -> dict[str, tuple[Any, Any]]:
+    """(min, max) of every codebook column the reader already parsed as signed integers."""
     ints = [c for c in cb.columns if c in frame.columns and frame.schema[c].is_signed_integer()]
     if not ints:
-        return set()
-    lo, hi = min(cb.missing_values), max(cb.missing_values)
+        return {}
     stats = frame.select(
         [pl.col(c).min().alias(f"a{i}") for i, c in enumerate(ints)]
         + [pl.col(c).max().alias(f"b{i}") for i, c in enumerate(ints)]
     ).row(0)
-    clean = set()
-    for i, c in enumerate(ints):
-        low, high = stats[i], stats[len(ints) + i]
-        if low is None or low > hi or high < lo:
-            clean.add(c)
-    return clean
+    return {c: (stats[i], stats[len(ints) + i]) for i, c in enumerate(ints)}
+
+
+def _without_missing_codes(stats: dict[str, tuple[Any, Any]], cb: Codebook) -> set[str]:
+    """Integer columns whose min/max show that they hold no missing code."""
+    lo, hi = min(cb.missing_values), max(cb.missing_values)
+    return {c for c, (a, b) in stats.items() if a is None or a > hi or b < lo}
 
 
 def _flag_column(height: int, idx: list[int], name: str) -> pl.Series:
@@ -564,13 +578,13 @@ def _mapping_issues(df: pl.DataFrame, cb: Codebook, source: str) -> list[tuple[i
     return out
 
 
-def _normalise(df: pl.DataFrame, cb: Codebook) -> pl.DataFrame:
+def _normalise(df: pl.DataFrame, cb: Codebook) -> tuple[pl.DataFrame, set[str]]:
     """Multiple choice / ranking: once any option of a question is answered, empty option
     cells mean "not ticked" / "not ranked" (0) — as in LimeSurvey and SPSS exports.
     Only questions that have such partly empty rows are touched."""
     multi = [q for q in cb if q.kind in ("multiple", "ranking")]
     if not multi:
-        return df
+        return df, set()
     all_null = df.select(
         [pl.all_horizontal([pl.col(c).is_null() for c in q.columns]).sum() for q in multi]
     ).row(0)
@@ -581,7 +595,8 @@ def _normalise(df: pl.DataFrame, cb: Codebook) -> pl.DataFrame:
             continue  # every row is either fully answered or fully empty
         answered = pl.any_horizontal([pl.col(c).is_not_null() for c in q.columns])
         exprs.extend(pl.when(answered).then(pl.col(c).fill_null(0)).alias(c) for c in q.columns)
-    return df.with_columns(exprs) if exprs else df
+    touched = {e.meta.output_name() for e in exprs}
+    return (df.with_columns(exprs) if exprs else df), touched
 
 
 # ------------------------------------------------------------------------------------------
@@ -774,20 +789,24 @@ def _num(v: float | None) -> str:
     return str(int(v)) if float(v).is_integer() else str(v)
 
 
-def _possible(df: pl.DataFrame, checks: list[_Check]) -> list[tuple[pl.Series, _Check]]:
+def _possible(
+    df: pl.DataFrame, checks: list[_Check], known: dict[str, tuple[Any, Any]] | None = None
+) -> list[tuple[pl.Series, _Check]]:
     """The checks that fire on at least one row, each with its row mask. Most checks are
     first ruled out cheaply from whole-column statistics (min/max, null counts), so clean
     columns need no row-wise mask at all."""
-    bounded = sorted({c.safe_if[0] for c in checks if c.safe_if is not None})
+    known = known or {}
+    bounded = sorted({c.safe_if[0] for c in checks if c.safe_if is not None} - set(known))
     safe_exprs = [c.safe for c in checks if c.safe is not None]
-    stats = df.select(
+    exprs = (
         [pl.col(c).min().alias(f"lo{i}") for i, c in enumerate(bounded)]
         + [pl.col(c).max().alias(f"hi{i}") for i, c in enumerate(bounded)]
         + [e.alias(f"s{i}") for i, e in enumerate(safe_exprs)]
-    ).row(0)
+    )
+    stats = df.select(exprs).row(0) if exprs else ()
     n = len(bounded)
-    lo = dict(zip(bounded, stats[:n], strict=True))
-    hi = dict(zip(bounded, stats[n : 2 * n], strict=True))
+    lo = dict(zip(bounded, stats[:n], strict=True)) | {c: v[0] for c, v in known.items()}
+    hi = dict(zip(bounded, stats[n : 2 * n], strict=True)) | {c: v[1] for c, v in known.items()}
     safe_results = iter(stats[2 * n :])
     candidates = []
     for c in checks:

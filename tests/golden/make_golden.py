@@ -142,9 +142,11 @@ def sample() -> pl.DataFrame:
         df = df.with_columns(s.scatter(idx[kid], value))
 
     put("K007", "kommunenart", 7)  # unknown code
-    put("K012", "ziele_effizienz", 1)  # together with another rank 1 below
+    for option in CB.question("ziele").options:  # rank 1 given twice
+        put("K012", f"ziele_{option.id}", 0)
+    put("K012", "ziele_effizienz", 1)
     put("K012", "ziele_innovation", 1)
-    put("K012", "ziele_rechtliche_vorgaben", 0)
+    put("K012", "ziele_wirtschaft", 2)
     put("K018", "einwohner", "ca. 5000")  # text in a number field
     put("K023", "glasfaser_kein", 1)  # "none" together with others
     put("K023", "glasfaser_eigenregie", 1)

@@ -20,7 +20,7 @@ def default_model() -> tuple[Typology, str]:
     bundled = resources.files("kommunaltypen") / "data" / "model.json"
     if bundled.is_file():
         return Typology.load(Path(str(bundled))), "model.json"
-    return Typology.from_reference("study"), i18n.t("classify.model_reference")
+    return Typology.from_reference("study"), i18n.t("typology.classify_model_reference")
 
 
 def classify(goals: list[str], model_path: Path | None = None) -> dict:
@@ -54,11 +54,11 @@ def classify(goals: list[str], model_path: Path | None = None) -> dict:
 def register(app: typer.Typer) -> None:
     t = i18n.t
 
-    @app.command("classify", help=t("classify.help"))
+    @app.command("classify", help=t("typology.classify_help"))
     def classify_cmd(
-        goals: str = typer.Option(..., "--goals", help=t("classify.opt_goals")),
-        model: Path | None = typer.Option(None, "--model", help=t("classify.opt_model")),
-        as_json: bool = typer.Option(False, "--json", help=t("classify.opt_json")),
+        goals: str = typer.Option(..., "--goals", help=t("typology.classify_opt_goals")),
+        model: Path | None = typer.Option(None, "--model", help=t("typology.classify_opt_model")),
+        as_json: bool = typer.Option(False, "--json", help=t("typology.classify_opt_json")),
     ) -> None:
         result = classify(goals.split(","), model)
         console = Console()
@@ -67,18 +67,23 @@ def register(app: typer.Typer) -> None:
             return
         question = default_codebook().typology_question
         labels = [i18n.label(question.option(g)) for g in result["goals"]]
-        console.print(t("classify.result", label=result["label"]), style="bold", highlight=False)
-        console.print(t("classify.goals_line", goals="; ".join(labels)), highlight=False)
+        console.print(
+            t("typology.classify_result", label=result["label"]), style="bold", highlight=False
+        )
+        console.print(t("typology.classify_goals_line", goals="; ".join(labels)), highlight=False)
         if result["mischform"]:
             console.print(
-                t("classify.mischform", threshold=round(100 * result["mischform_threshold"])),
+                t(
+                    "typology.classify_mischform",
+                    threshold=round(100 * result["mischform_threshold"]),
+                ),
                 style="yellow",
                 highlight=False,
             )
         table = Table()
-        table.add_column(t("classify.col_type"))
-        table.add_column(t("classify.col_probability"), justify="right")
-        table.add_column(t("classify.col_distance"), justify="right")
+        table.add_column(t("typology.classify_col_type"))
+        table.add_column(t("typology.classify_col_probability"), justify="right")
+        table.add_column(t("typology.classify_col_distance"), justify="right")
         for tid, p in result["probabilities"].items():
             mark = "▶ " if tid == result["type"] else "  "
             table.add_row(
@@ -87,7 +92,9 @@ def register(app: typer.Typer) -> None:
                 i18n_decimal(result["distances"][tid]),
             )
         console.print(table)
-        console.print(t("classify.model_line", model=result["model"]), style="dim", highlight=False)
+        console.print(
+            t("typology.classify_model_line", model=result["model"]), style="dim", highlight=False
+        )
 
 
 def _locale() -> str:

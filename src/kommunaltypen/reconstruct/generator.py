@@ -8,11 +8,12 @@ Tabellenanhang of Krellmann, Opiela, Groß, Weber (2020): *Digitale Kommune: Ein
 Outline (one *group* = one of the four types, or the 87 untyped municipalities):
 
 1. Table 2 gives the type × Kommunengruppe counts; Table 1 the goal rankings of the typed
-   rows (an integer program over the 720 ordered goal triples, restricted to triples that are
-   nearest to their own type's centre, so that k-means has the intended partition as a fixed
-   point); Table 3 the populations (grouped medians over the codebook's population classes).
+   rows (an integer program over the 720 ordered goal triples, restricted to triples clearly
+   nearest to their own type's centre, so that blind k-means recovers the intended types);
+   Table 3 the populations (grouped medians over the codebook's population classes).
 2. Tables 4–16: for every printed cell the count ``k`` and base ``n`` are derived from the
-   printed decimals (largest base first, i.e. the fewest non-respondents); the untyped group
+   printed decimals (one base per question and group, the one that fits most of its rows, the
+   largest first, i.e. the fewest non-respondents); the untyped group
    completes the "Gesamt" cells. Joint structure (shared respondents, exclusive options, mean
    counts, filters, ranking triples, operator shares) is solved per question block, with
    ``scipy.optimize.milp`` where a block needs it.
@@ -216,46 +217,6 @@ class Builder:
                 min_n=min_n,
             )
         )
-
-    def cell(
-        self,
-        table: int,
-        row: str,
-        g: str,
-        cap: int,
-        *,
-        part: str = "",
-        scale: float = 100.0,
-        kmax_per: int = 1,
-        reason: str = "",
-    ) -> tuple[int, int]:
-        """Base ``n`` and count ``k`` of one cell (largest consistent base)."""
-        opts = self.cell_options(table, row, g, cap, part=part, scale=scale, kmax_per=kmax_per)
-        if opts:
-            n, k = opts[0]
-        else:
-            value, _ = self._target(table, row, g, part)
-            k0, n0 = self._offsets(table, row, g, part)
-            lo_n = cap if g == UNTYPED else max(1, math.ceil(MIN_BASE * cap))
-            n, k = min(
-                (
-                    nearest(value, m, scale=scale, kmax_per=kmax_per, k0=k0, n0=n0)
-                    for m in range(cap, lo_n - 1, -1)
-                ),
-                key=lambda nk: (abs(scale * (k0 + nk[1]) / (n0 + nk[0]) - value), -nk[0]),
-            )
-            self._issue(
-                table,
-                row,
-                g,
-                part,
-                reason or "no count k of any base n <= group size prints as the published value",
-                n,
-                k,
-                scale,
-            )
-        self._record(table, row, g, part, n, k)
-        return n, k
 
     def shared_base(
         self,
@@ -666,24 +627,33 @@ class Builder:
             nonnull[cand[:drop]] -= 1
 
     def common_base(
-        self, table: int, labels: list[str], g: str, cap: int
+        self, table: int, labels: list[str], g: str, cap: int, extra_cost=None
     ) -> tuple[int, dict[str, int]]:
         """One base for all rows of a multiple-choice or ranking question (validation reads a
         partly answered question as "not ticked" in the empty options, so every option of a
         question has the same respondents): the base with the most rows that print as
         published, the largest such base first; other rows get the nearest count."""
         lo = 0 if g == UNTYPED else max(1, math.ceil(MIN_BASE * cap))
-        best: tuple[int, int, dict[str, int]] | None = None
+        best: tuple[float, int, dict[str, int]] | None = None
         for n in range(cap, lo - 1, -1):
             ks = {}
+            cost = 0.0
             for label in labels:
                 opts = self.cell_options(table, label, g, n, min_frac=1.0)
                 opts = [o for o in opts if o[0] == n]
                 if opts:
                     ks[label] = opts[0][1]
-            if best is None or len(ks) > best[0]:
-                best = (len(ks), n, ks)
-            if len(ks) == len(labels):
+                    continue
+                value, precision = self._target(table, label, g, "")
+                k0, n0 = self._offsets(table, label, g, "")
+                _, k = nearest(value, n, k0=k0, n0=n0)
+                got = 100 * (k0 + k) / (n0 + n) if n0 + n else 0.0
+                cost += 1 + abs(got - value) * 10**precision
+            if extra_cost is not None:
+                cost += extra_cost(n, ks)
+            if best is None or cost < best[0]:
+                best = (cost, n, ks)
+            if cost == 0:
                 break
         assert best is not None
         _, n, ks = best
@@ -897,25 +867,24 @@ class Builder:
                     total = sum(ks)
                     nq = max(ns)
                     mean_ok = matches((mk0 + total) / (mn0 + nq), mv, mp)
-                    rows_ok = sum(
-                        matches(
-                            100
-                            * (self._offsets(5, lb, g, "")[0] + k)
-                            / (self._offsets(5, lb, g, "")[1] + n),
-                            self._target(5, lb, g, "")[0],
-                            1,
-                        )
-                        for lb, (n, k) in zip(anchors, combo, strict=True)
-                    )
+                    rows_cost = 0.0
+                    for lb, (n, k) in zip(anchors, combo, strict=True):
+                        k0, n0 = self._offsets(5, lb, g, "")
+                        got_row = 100 * (k0 + k) / (n0 + n) if n0 + n else 0.0
+                        target = self._target(5, lb, g, "")[0]
+                        if not matches(got_row, target, 1):
+                            rows_cost += 1 + abs(got_row - target) * 10
                     for active in range(max(ks), min(nq, total) + 1):
                         none = n_s - active
                         got = 100 * (nk0 + none) / (nn0 + n_s)
                         none_ok = matches(got, nv, np_)
                         mean_err = abs((mk0 + total) / (mn0 + nq) - mv) * 10**mp
-                        err = (0 if mean_ok else mean_err) + (
-                            0 if none_ok else abs(got - nv) * 10**np_
+                        cost = (
+                            rows_cost
+                            + (0 if mean_ok else 1 + mean_err)
+                            + (0 if none_ok else 1 + abs(got - nv) * 10**np_)
                         )
-                        score = (rows_ok + mean_ok + none_ok, -round(err, 6), sum(ns))
+                        score = (-round(cost, 6), sum(ns))
                         if best is None or score > best[0]:
                             best = (score, combo, nq, active)
             assert best is not None
@@ -926,7 +895,18 @@ class Builder:
                 fig = self._target(5, label, g, "")
                 k0, n0 = self._offsets(5, label, g, "")
                 if not matches(100 * (k0 + k) / (n0 + n), *fig):
-                    self._issue(5, label, g, "", "no consistent count", n, k, 100)
+                    self._issue(
+                        5,
+                        label,
+                        g,
+                        "",
+                        "all anchor options share one base (the respondents of the question); "
+                        "no count of the base that fits the other rows and the mean prints as "
+                        "the published value",
+                        n,
+                        k,
+                        100,
+                    )
             self._record(5, mean_row, g, "", nq, total)
             self._record(5, none_row, g, "", n_s, n_s - active)
             if not matches((mk0 + total) / (mn0 + nq), mv, mp):
@@ -994,18 +974,31 @@ class Builder:
         comps = [o.id for o in self.cb.question("basiskomponenten").options]
         for g in GROUPS:
             cap = self.sizes[g]
-            ticks, bases = self.multiple_rows(9, g, "basiskomponenten", rows, cap)
+
+            def mean_cost(n: int, ks: dict[str, int], g: str = g) -> float:
+                published = sum(ks.values())
+                for n_opt, total in self.cell_options(
+                    9, mean_row, g, n, scale=1.0, kmax_per=10, min_frac=1.0
+                ):
+                    if n_opt == n and 0 <= total - published <= 6 * n:
+                        return 0.0
+                return 100.0
+
+            n_common, ks = self.common_base(9, list(rows), g, cap, mean_cost)
+            ticks = {rows[label]: k for label, k in ks.items()}
+            bases = {opt: n_common for opt in rows.values()}
             published = sum(ticks.values())
+            nq = max(bases.values())
             chosen = None
-            for nq, total in self.cell_options(
-                9, mean_row, g, cap, scale=1.0, kmax_per=10, min_frac=0.0
+            for n_opt, total in self.cell_options(
+                9, mean_row, g, nq, scale=1.0, kmax_per=10, min_frac=1.0
             ):
                 extra = total - published
-                if nq >= max(bases.values()) and 0 <= extra <= len(free) * nq:
-                    chosen = nq, total
+                if n_opt == nq and 0 <= extra <= len(free) * nq:
+                    chosen = total
                     break
             assert chosen is not None, f"Table 9 mean count infeasible for {g}"
-            nq, total = chosen
+            total = chosen
             self._record(9, mean_row, g, "", nq, total)
             extra = total - published
             w = np.array(list(free.values()))

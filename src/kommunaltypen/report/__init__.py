@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import warnings
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,10 @@ def _pool(data: ReportData, charts_dir: Path, lang: str, publication: bool, min_
         yield None
         return
     prepare_pool(data, charts_dir, lang, publication, min_n)
-    try:  # imported once here and inherited by the forked workers
+    # imported once here and inherited by the forked workers; a missing WeasyPrint is
+    # reported as a ReportError by pdf.write_pdf when the PDF is written
+    with suppress(ImportError, OSError):
         import weasyprint  # noqa: F401
-    except (ImportError, OSError):
-        pass  # reported as a ReportError by pdf.write_pdf when the PDF is written
 
     ctx = multiprocessing.get_context("fork")
     with warnings.catch_warnings():

@@ -137,13 +137,20 @@ def grouped_bars(
     with matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
         ax = fig.add_subplot()
         height = 0.8 / max(1, len(series))
+        planned_shown = False
         for s, key in enumerate(series):
-            ys, xs = [], []
+            ys, xs, ys2, xs2, lefts = [], [], [], [], []
             for i, row in enumerate(rows):
                 value = _value(row, key, publication, min_n)
                 if value is not None:
-                    ys.append(len(rows) - 1 - i + 0.4 - (s + 0.5) * height)
+                    y = len(rows) - 1 - i + 0.4 - (s + 0.5) * height
+                    ys.append(y)
                     xs.append(value)
+                    cell = row.cells.get(key)
+                    if cell is not None and cell.value2 is not None:
+                        ys2.append(y)
+                        xs2.append(cell.value2)
+                        lefts.append(value)
             ax.barh(
                 ys,
                 xs,
@@ -154,13 +161,39 @@ def grouped_bars(
                 linewidth=0.3,
                 label=names.get(key, key),
             )
+            if ys2:  # Table 12: offered (solid) followed by planned (light, hatched)
+                ax.barh(
+                    ys2,
+                    xs2,
+                    left=lefts,
+                    height=height * 0.95,
+                    color=colour(key, s),
+                    alpha=0.35,
+                    hatch="///",
+                    edgecolor="white",
+                    linewidth=0.3,
+                    label=None if planned_shown else t("report.chart.planned", lang=lang),
+                )
+                planned_shown = True
         ax.set_yticks(range(len(rows)))
         ax.set_yticklabels([_wrap(r.label(lang)) for r in reversed(rows)])
         ax.set_xlabel(xlabel)
         _format_axis(ax, lang)
         ax.grid(axis="x", color="#dddddd", linewidth=0.5)
         ax.set_axisbelow(True)
-        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False)
+        n_entries = len(series) + (1 if planned_shown else 0)
+        ncols = 4 if n_entries <= 4 else 3
+        handles, labels = ax.get_legend_handles_labels()
+        planned_label = t("report.chart.planned", lang=lang)
+        order = sorted(range(len(labels)), key=lambda i: labels[i] == planned_label)
+        ax.legend(
+            [handles[i] for i in order],
+            [labels[i] for i in order],
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.0),
+            ncols=ncols,
+            frameon=False,
+        )
     return fig
 
 

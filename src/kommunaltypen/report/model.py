@@ -27,8 +27,6 @@ from kommunaltypen.i18n import t
 
 TYPE_IDS = ("bedaechtige", "optimierer", "serviceorientierte", "community_manager")
 TOTAL_ID = "gesamt"
-#: the study's appendix tables (a user's declaration file may give other numbers)
-STUDY_TABLES = tuple(range(1, 17))
 REQUIRED_TABLE_COLUMNS = ("table", "row_label", "column_label", "value", "n")
 PERCENT_MEASURES = frozenset({"share", "share_none", "mean_ratio", "type_share"})
 
@@ -265,7 +263,8 @@ def _row_meta(
     return None, None, None
 
 
-def _fallback_precision(number: int, label: str, values: list[float]) -> tuple[int, bool]:
+def _fallback_precision(number: int, label: str) -> tuple[int, bool]:
+    """Printed decimals and percent flag when neither the CSV nor a declaration says."""
     if number in _DEFAULT_PRECISION:
         return _DEFAULT_PRECISION[number], number == 2
     lowered = label.lower()
@@ -369,8 +368,7 @@ def table_from_frame(
         measure = first.get("measure")
         if isinstance(measure, str) and measure:
             percent = measure in PERCENT_MEASURES
-        values = [c.value for c in cells.values() if c.value is not None]
-        fb_precision, fb_percent = _fallback_precision(number, label, values)
+        fb_precision, fb_percent = _fallback_precision(number, label)
         test = first.get("test")
         effect_name = first.get("effect_name")
         rows.append(
