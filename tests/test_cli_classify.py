@@ -86,7 +86,7 @@ def test_model_file(capsys, tmp_path):
     [
         ("effizienz,foo,wirtschaft", "Unbekanntes Ziel 'foo'"),
         ("effizienz,effizienz,wirtschaft", "mehrfach"),
-        ("effizienz,wirtschaft", "2 Ziele erhalten"),
+        (",", "0 Ziele erhalten"),
         ("effizienz,wirtschaft,innovation,foerdermittel", "4 Ziele erhalten"),
     ],
 )
@@ -118,3 +118,16 @@ def test_mischform_is_shown(capsys):
     assert "Mischform" in out and "75 %" in out
     clear = as_json(capsys, "--goals", "effizienz,leistungsangebot,buergernaehe")
     assert clear["mischform"] is False
+
+
+def test_one_or_two_goals_are_classified(capsys):
+    """A top-1 or top-2 ranking is typable (docs/typology.md, typability rule)."""
+    two = as_json(capsys, "--goals", "effizienz,leistungsangebot")
+    assert two["goals"] == ["effizienz", "leistungsangebot"]
+    assert two["type"] == "optimierer"
+    assert sum(two["probabilities"].values()) == pytest.approx(1.0)
+    one = as_json(capsys, "--goals", "rechtliche_vorgaben")
+    assert one["goals"] == ["rechtliche_vorgaben"]
+    assert one["type"] == "bedaechtige"
+    code, out, err = run(capsys, "classify", "--goals", "effizienz,leistungsangebot")
+    assert code == 0 and "Traceback" not in out + err

@@ -80,28 +80,40 @@ def test_goal_points_rank_transform_and_reasons():
         [0, 0, 0, 3, 0, 1, 0, 2, nan, nan],  # complete, nulls count as not ranked
         [nan] * 10,  # not answered
         [0] * 10,  # answered, nothing ranked
-        [1, 2, 0, 0, 0, 0, 0, 0, 0, 0],  # only two ranks
+        [1, 2, 0, 0, 0, 0, 0, 0, 0, 0],  # top-2 ranking: typable
+        [0, nan, 0, 0, 0, 0, 1, 0, 0, 0],  # top-1 ranking: typable
         [1, 0, 3, 0, 0, 0, 0, 0, 0, 0],  # gap (no rank 2)
+        [0, 2, 0, 0, 0, 0, 0, 0, 0, 0],  # gap (only rank 2)
+        [0, 0, 3, nan, 0, 0, 0, 0, 0, 0],  # gap (only rank 3)
         [1, 1, 2, 3, 0, 0, 0, 0, 0, 0],  # rank 1 twice
+        [2, 2, 1, 0, 0, 0, 0, 0, 0, 0],  # rank 2 twice, no rank 3
         [1, 2, 4, 0, 0, 0, 0, 0, 0, 0],  # value out of range
         [1, 2, -1, 0, 0, 0, 0, 0, 0, 0],  # negative value
+        [1, 1.5, 0, 0, 0, 0, 0, 0, 0, 0],  # not an integer
     ]
     frame = pl.DataFrame(
         {c: [r[j] for r in rows] for j, c in enumerate(COLUMNS)},
-        schema={c: pl.Int64 for c in COLUMNS},
+        schema={c: pl.Float64 for c in COLUMNS},
     )
     points, typable, reason = goal_points(frame)
     assert points.shape == (len(rows), 10)
     np.testing.assert_array_equal(points[0], [3, 2, 1, 0, 0, 0, 0, 0, 0, 0])
     np.testing.assert_array_equal(points[1], [0, 0, 0, 1, 0, 3, 0, 2, 0, 0])
-    assert typable.tolist() == [True, True] + [False] * 7
+    np.testing.assert_array_equal(points[4], [3, 2, 0, 0, 0, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(points[5], [0, 0, 0, 0, 0, 0, 3, 0, 0, 0])
+    assert typable.tolist() == [True, True, False, False, True, True] + [False] * 8
     assert reason == [
         None,
         None,
         "no_ranking",
         "no_ranking",
+        None,
+        None,
         "incomplete_ranking",
         "incomplete_ranking",
+        "incomplete_ranking",
+        "invalid_ranking",
+        "invalid_ranking",
         "invalid_ranking",
         "invalid_ranking",
         "invalid_ranking",
@@ -134,8 +146,15 @@ def test_ranking_points_accepts_ids_codes_and_labels():
         ranking_points(["effizienz", "nope", "wirtschaft"])
     with pytest.raises(TypologyError, match="effizienz"):
         ranking_points(["effizienz", "effizienz", "wirtschaft"])
-    with pytest.raises(TypologyError, match="2"):
-        ranking_points(["effizienz", "wirtschaft"])
+    # one or two goals are a top-1 / top-2 ranking (the typability rule of goal_points)
+    two = ranking_points(["effizienz", "wirtschaft"])
+    assert two[0, GOALS.index("effizienz")] == 3 and two[0, GOALS.index("wirtschaft")] == 2
+    assert two.sum() == 5
+    assert ranking_points(["innovation"]).sum() == 3
+    with pytest.raises(TypologyError, match="4"):
+        ranking_points(["effizienz", "wirtschaft", "innovation", "foerdermittel"])
+    with pytest.raises(TypologyError, match="0"):
+        ranking_points([" ", ""])
 
 
 # ------------------------------------------------------------------------------ patterns
@@ -257,7 +276,7 @@ def test_frame_with_untyped_rows_keeps_them_marked(study_like):
     frame = frame_from_points(X)
     extra = pl.DataFrame(
         {"kommune_id": ["U1", "U2"]}
-        | {c: [None, 1 if j == 0 else 0] for j, c in enumerate(COLUMNS)},
+        | {c: [None, 2 if j == 0 else 0] for j, c in enumerate(COLUMNS)},
         schema={"kommune_id": pl.String} | {c: pl.Int64 for c in COLUMNS},
     )
     data = pl.concat([frame, extra])
@@ -274,6 +293,28 @@ def test_frame_with_untyped_rows_keeps_them_marked(study_like):
     assert np.isnan(probs[-2:].astype(float)).all()
     # the same through pandas
     np.testing.assert_array_equal(model.predict(to_pandas(data)), model.predict(data))
+
+
+def test_partial_rankings_are_typed_with_ranking_model(study_like):
+    """Top-1 and top-2 rankings are typed and get Plackett–Luce probabilities (the first
+    m choice stages), not the Gaussian fallback."""
+    X = study_like[0][::5]
+    partial = X.copy()
+    partial[::4] = np.where(partial[::4] == 1, 0, partial[::4])  # drop the 3rd goal
+    partial[1::4] = np.where(partial[1::4] == 3, partial[1::4], 0)  # keep only the 1st goal
+    model = Typology(random_state=0).fit(frame_from_points(partial))
+    assert model.typable_.all()
+    assert model.membership_ == "plackett-luce"
+    sums = model.patterns_.sum(axis=1)
+    assert set(np.unique(sums)) == {3.0, 5.0, 6.0}
+    top1 = np.zeros((1, 10))
+    top1[0, GOALS.index("effizienz")] = 3
+    p = model.predict_proba(top1)[0]
+    # first stage only: p_j ∝ share_j · worth_j(effizienz)
+    expected = model.weights_ * model.worths_[:, GOALS.index("effizienz")]
+    np.testing.assert_allclose(p, expected / expected.sum(), rtol=1e-9)
+    gauss = Typology(random_state=0, membership="gaussian").fit(frame_from_points(partial))
+    assert not np.allclose(gauss.predict_proba(top1), p)
 
 
 def test_case_weights_equal_replicated_rows():

@@ -138,42 +138,25 @@ def _assignments(
 
     Same content as :meth:`Typology.assignments` (without labels and distances) for the rows
     the model was fitted on: typability and reasons come from the fit (``typable_``,
-    ``not_typed_reason_``), the rank points (``max_rank + 1 − rank``, the rule of
-    :func:`kommunaltypen.typology.goal_points`) are computed once, vectorised, so that this
-    stays fast for millions of rows."""
-    question = codebook.typology_question
-    max_rank = int(question.max_rank or 3)
-    ranks = data.select(question.columns).to_numpy().astype(float)
-    valid = (ranks >= 1) & (ranks <= max_rank)
-    points = np.where(valid, max_rank + 1 - np.nan_to_num(ranks), 0.0)
-    typable = np.asarray(model.typable_, dtype=bool)
-    k = len(model.type_ids_)
-    proba = np.full((len(points), k), np.nan)
-    if typable.any():
-        proba[typable] = model.predict_proba(points[typable])
-    top = np.where(typable, np.nan_to_num(proba, nan=0.0).max(axis=1), np.nan)
+    ``not_typed_reason_``); the probabilities are computed once per distinct fitted pattern
+    (``patterns_``) and broadcast with the fit's row → pattern index (``pattern_index_``), so
+    the cost does not grow with the rows beyond one gather."""
+    index = np.asarray(model.pattern_index_)
+    typed = index >= 0
+    per_pattern = model.predict_proba(model.patterns_)  # (u, k)
+    top = per_pattern.max(axis=1)
+    proba = per_pattern[np.maximum(index, 0)]
+    proba[~typed] = np.nan
     cols: list[pl.Series] = []
     if codebook.id_column in data.columns:
         cols.append(data[codebook.id_column])
     cols.append(types.alias("type"))
     for j, tid in enumerate(model.type_ids_):
         cols.append(pl.Series(f"p_{tid}", proba[:, j]).fill_nan(None))
-    cols.append(pl.Series("mischform", typable & (top < model.mischform_threshold)))
-    cols.append(pl.Series("reason", list(model.not_typed_reason_), dtype=pl.String))
+    mischform = (top < model.mischform_threshold)[np.maximum(index, 0)] & typed
+    cols.append(pl.Series("mischform", mischform))
+    cols.append(pl.Series("reason", model.not_typed_reason_, dtype=pl.String))
     return pl.DataFrame(cols)
-
-
-#: k-choice diagnostics run on at most this many rows (a seeded random sample)
-K_CHOICE_MAX_ROWS = 20_000
-
-
-def _k_choice_sample(data: pl.DataFrame, seed: int) -> pl.DataFrame:
-    """The rows the k-choice diagnostics use: all, or a seeded sample of
-    ``K_CHOICE_MAX_ROWS`` (the gap statistic simulates reference data sets of the same size,
-    so its cost grows with the rows; a sample of this size pins the curve down)."""
-    if data.height <= K_CHOICE_MAX_ROWS:
-        return data
-    return data.sample(K_CHOICE_MAX_ROWS, seed=seed)
 
 
 def _resolve_tables(
@@ -251,7 +234,7 @@ def run_analysis(
     kc = None
     if k_choice:
         _step(progress, "k_choice", 0.0)
-        kc = choose_k(_k_choice_sample(data, seed), random_state=seed)
+        kc = choose_k(data, random_state=seed)  # on the distinct patterns: cost flat in rows
         _step(progress, "k_choice", 1.0)
 
     _step(progress, "tables", 0.0)

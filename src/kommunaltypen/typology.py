@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -202,6 +202,78 @@ def _rank_matrix(data: Any, question: Question) -> np.ndarray:
     return arr
 
 
+_REASON_NAMES = np.array(
+    ["no_ranking", "invalid_ranking", "incomplete_ranking", None], dtype=object
+)
+_TYPABLE_CODE = 3  # index of None in _REASON_NAMES
+
+
+def _unique_rows(ranks: np.ndarray, max_rank: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rank rows and the inverse index, vectorised.
+
+    Cells that are null (NaN) or 0 are "not ranked" (same outcome, encoded 0); rows with any
+    value outside 0..max_rank or not an integer are invalid and share one sentinel row (all
+    their points are 0). Valid rows are encoded as one base-(max_rank+1) integer; when the key
+    range is small (4^10 ≈ 10^6 for the shipped codebook) the distinct keys are found with a
+    lookup table in O(n), else with ``np.unique``. Returns ``(rows (u, d) float with NaN for
+    the invalid sentinel, inverse (n,))``."""
+    n, d = ranks.shape
+    base = max_rank + 1
+    filled = np.nan_to_num(ranks, nan=0.0)
+    bad = ((filled < 0) | (filled > max_rank) | (filled != np.round(filled))).any(axis=1)
+    if base**d >= 2**62:  # pragma: no cover - very wide questions
+        cells = np.where(bad[:, None], np.nan, filled)
+        rows, inverse = np.unique(cells, axis=0, return_inverse=True, equal_nan=True)
+        return rows, inverse.reshape(-1)
+    weights = base ** np.arange(d - 1, -1, -1, dtype=np.int64)
+    key = np.where(bad[:, None], 0, filled).astype(np.int64) @ weights
+    sentinel = base**d
+    key[bad] = sentinel
+    if sentinel <= 1 << 24:
+        present = np.zeros(sentinel + 1, dtype=bool)
+        present[key] = True
+        uniq = np.flatnonzero(present)
+        lut = np.zeros(sentinel + 1, dtype=np.int64)
+        lut[uniq] = np.arange(len(uniq))
+        inverse = lut[key]
+    else:
+        uniq, inverse = np.unique(key, return_inverse=True)
+    rows = (uniq[:, None] // weights[None, :]) % base
+    rows = rows.astype(float)
+    rows[uniq == sentinel] = np.nan
+    return rows, inverse.reshape(-1)
+
+
+def _goal_patterns(
+    data: Any, codebook: Codebook | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The typability rule on the distinct rank patterns of ``data``.
+
+    Returns ``(points (u, d), typable (u,), reason code (u,) into _REASON_NAMES, inverse
+    (n,))``: row i has pattern ``inverse[i]``. The cost per row is one vectorised encoding;
+    the rule itself runs on the few hundred distinct patterns."""
+    question = _goal_question(codebook)
+    max_rank = int(question.max_rank or 3)
+    rows, inverse = _unique_rows(_rank_matrix(data, question), max_rank)
+    bad_value = np.isnan(rows).any(axis=1)  # the sentinel row of invalid values
+    ri = np.where(np.isnan(rows), 0, rows).astype(np.int64)
+    # a rank used twice shows as fewer distinct ranks than ranked goals; a gap as a highest
+    # rank that differs from the number of ranked goals (ranks present are not 1..m)
+    present = np.zeros((len(ri), max_rank + 1), dtype=bool)
+    np.put_along_axis(present, ri, True, axis=1)
+    n_distinct = present[:, 1:].sum(axis=1)
+    n_ranked = (ri > 0).sum(axis=1)
+    duplicate = n_distinct < n_ranked
+    gap = ri.max(axis=1, initial=0) != n_ranked
+    code = np.select(
+        [(n_ranked == 0) & ~bad_value, bad_value | duplicate, gap],
+        [0, 1, 2],
+        default=_TYPABLE_CODE,
+    ).astype(np.int8)
+    points = np.where(ri > 0, max_rank + 1 - ri, 0).astype(float)
+    return points, code == _TYPABLE_CODE, code, inverse
+
+
 def goal_points(
     data: Any, codebook: Codebook | None = None
 ) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
@@ -211,50 +283,35 @@ def goal_points(
     ranks (n, n_options) with NaN for null. Returns ``(points, typable, reason)``:
 
     * ``points`` (n, n_options) float: ``max_rank + 1 - rank`` for ranked goals, 0 otherwise
-      (rows that are not typable keep the points of their valid ranks, NaN-free);
-    * ``typable``: True for a complete ranking, i.e. ranks 1..max_rank each exactly once and
-      every other goal 0 or null;
+      (rows with an invalid value get 0 everywhere);
+    * ``typable``: True for a consistent top-m ranking: at least one goal ranked and the ranks
+      present are exactly 1..m (m = 1..max_rank), each once; every other goal 0 or null. The
+      study's Table 1 centres sum to less than the 6 points of complete top-3 rankings, so
+      the study also typed municipalities that ranked only one or two goals (docs/typology.md);
     * ``reason``: None for typable rows, else ``no_ranking`` (all null or nothing ranked),
       ``invalid_ranking`` (a value outside 0..max_rank or not an integer, or a rank used
-      twice) or ``incomplete_ranking`` (fewer ranks than max_rank, or a gap such as 1 and 3
-      without 2).
+      twice) or ``incomplete_ranking`` (a gap: the ranks present are not 1..m, e.g. 1 and 3
+      without 2, or only 2).
+
+    The rule is evaluated once per distinct pattern and broadcast (no loop over rows).
     """
-    question = _goal_question(codebook)
-    max_rank = int(question.max_rank or 3)
-    ranks = _rank_matrix(data, question)
-    null = np.isnan(ranks)
-    filled = np.where(null, 0.0, ranks)
-    all_null = null.all(axis=1)
-    bad_value = ((filled < 0) | (filled > max_rank) | (filled != np.round(filled))).any(axis=1)
-    ri = np.where(bad_value[:, None], 0, filled).astype(np.int64)
-    per_rank = np.stack([(ri == r).sum(axis=1) for r in range(1, max_rank + 1)], axis=1)
-    duplicate = (per_rank > 1).any(axis=1)
-    n_ranked = (ri > 0).sum(axis=1)
-    complete = (per_rank == 1).all(axis=1)
-    code = np.select(
-        [all_null | ((n_ranked == 0) & ~bad_value), bad_value | duplicate, ~complete],
-        [0, 1, 2],
-        default=3,
-    )
-    names = np.array(["no_ranking", "invalid_ranking", "incomplete_ranking", None], dtype=object)
-    reason: list[str | None] = names[code].tolist()
-    typable = code == 3
-    points = np.where(ri > 0, max_rank + 1 - ri, 0).astype(float)
-    return points, typable, reason
+    points, typable, code, inverse = _goal_patterns(data, codebook)
+    return points[inverse], typable[inverse], _REASON_NAMES[code[inverse]].tolist()
 
 
 def ranking_points(goals: Sequence[str], codebook: Codebook | None = None) -> np.ndarray:
     """Points vector (1, n_options) for an ordered list of goals (most important first).
 
     Each goal may be an option id, an option code or a German/English label (case-insensitive).
-    Raises :class:`TypologyError` for unknown or repeated goals and for a list that is not
-    exactly ``max_rank`` long."""
+    One to ``max_rank`` goals may be given (a top-m ranking, the typability rule of
+    :func:`goal_points`). Raises :class:`TypologyError` for unknown or repeated goals and for
+    an empty list or more than ``max_rank`` goals."""
     question = _goal_question(codebook)
     max_rank = int(question.max_rank or 3)
     options = question.options
     expected = ", ".join(o.id for o in options)
     goals = [g.strip() for g in goals if g and g.strip()]
-    if len(goals) != max_rank:
+    if not 1 <= len(goals) <= max_rank:
         raise TypologyError(
             t("typology.goal_count", received=len(goals), goals=", ".join(goals), expected=max_rank)
         )
@@ -299,26 +356,38 @@ def _plackett_luce_probs(worth: np.ndarray, orders: np.ndarray) -> np.ndarray:
 
 
 def _order_points(orders: np.ndarray, n_items: int, max_rank: int) -> np.ndarray:
+    """Rank points of orders (n, m), m <= max_rank: ``max_rank - r`` for the r-th goal."""
     pts = np.zeros((len(orders), n_items))
     rows = np.arange(len(orders))
-    for r in range(max_rank):
+    for r in range(min(max_rank, orders.shape[1])):
         pts[rows, orders[:, r]] = max_rank - r
     return pts
 
 
 def _fit_plackett_luce(
-    center: np.ndarray, orders: np.ndarray, pts: np.ndarray, mask: np.ndarray | None = None
+    center: np.ndarray,
+    orders: np.ndarray,
+    pts: np.ndarray,
+    mask: np.ndarray | None = None,
+    depth_pts: list[tuple[float, np.ndarray]] | None = None,
 ) -> np.ndarray:
     """Worths of a Plackett–Luce model whose expected rank points approach ``center``; with
-    ``mask``, of the model restricted to the orders where ``mask`` is True."""
+    ``mask``, of the model restricted to the orders where ``mask`` is True. ``depth_pts``:
+    ``(share, points of the orders cut to their first m goals)`` per depth m — the centre is
+    then matched as the mean of top-m rankings in these shares (as in data with rankings of
+    one, two or three goals); without it the centre is scaled to complete rankings."""
     target = np.clip(center, 1e-4, None)
-    target = target * pts[0].sum() / target.sum()
+    if depth_pts is None:
+        target = target * pts[0].sum() / target.sum()
     worth = target / target.sum()
     for _ in range(2000):
         prob = _plackett_luce_probs(worth, orders)
         if mask is not None:
             prob = prob * mask
-        mean = prob @ pts / prob.sum()
+        if depth_pts is None:
+            mean = prob @ pts / prob.sum()
+        else:
+            mean = sum(share * (prob @ dp) for share, dp in depth_pts) / prob.sum()
         if np.abs(mean - target).max() < 1e-4:
             break
         worth = worth * (target / np.clip(mean, 1e-12, None)) ** 0.5
@@ -367,35 +436,62 @@ def simulate_rankings(
     return np.concatenate(blocks, axis=0) if blocks else np.zeros((0, n_items))
 
 
-def _complete_rankings(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which rows of ``points`` are complete rankings (points max_rank..1 each once, else 0)
-    and their goal order (n, max_rank), most important first (only valid for those rows)."""
+def _rankings(points: np.ndarray, max_rank: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which rows of ``points`` are consistent top-m rankings (points max_rank, max_rank-1, …,
+    max_rank-m+1 each once for m = 1..max_rank, else 0), their goal order (n, max_rank), most
+    important first (only the first ``depth`` entries are meaningful), and ``depth`` m (n,)."""
     n, d = points.shape
-    if n == 0 or d == 0:
-        return np.zeros(n, dtype=bool), np.zeros((n, 0), dtype=np.int64)
-    max_rank = int(np.nanmax(points)) if np.isfinite(points).all() else 0
-    if max_rank < 1 or max_rank > d:
-        return np.zeros(n, dtype=bool), np.zeros((n, 0), dtype=np.int64)
+    if n == 0 or d == 0 or max_rank < 1 or max_rank > d or not np.isfinite(points).all():
+        empty = np.zeros(n, dtype=np.int64)
+        return np.zeros(n, dtype=bool), np.zeros((n, 0), dtype=np.int64), empty
     order = np.argsort(-points, axis=1, kind="stable")[:, :max_rank]
+    depth = (points > 0).sum(axis=1)
+    stage = np.arange(max_rank)[None]
+    values = np.where(stage < depth[:, None], max_rank - stage, 0).astype(float)
     expected = np.zeros((n, d))
-    np.put_along_axis(expected, order, np.arange(max_rank, 0, -1, dtype=float)[None], axis=1)
-    return (expected == points).all(axis=1), order
+    np.put_along_axis(expected, order, values, axis=1)
+    valid = (depth >= 1) & (depth <= max_rank) & (expected == points).all(axis=1)
+    return valid, order, depth
 
 
-def _plackett_luce_loglik(order: np.ndarray, worths: np.ndarray) -> np.ndarray:
-    """Log-probability of each ranking ``order`` (n, r) under each worth vector (k, d): (n, k)."""
+def _plackett_luce_loglik(
+    order: np.ndarray, worths: np.ndarray, depth: np.ndarray | None = None
+) -> np.ndarray:
+    """Log-probability of each (top-``depth``) ranking ``order`` (n, r) under each worth
+    vector (k, d): (n, k). A top-m ranking's probability is the product of the first m
+    Plackett–Luce choice stages (``depth`` None: all r stages)."""
     v = worths[:, order]  # (k, n, r)
     before = np.cumsum(v, axis=2) - v
-    return (np.log(v) - np.log(np.clip(1.0 - before, 1e-300, None))).sum(axis=2).T
+    terms = np.log(v) - np.log(np.clip(1.0 - before, 1e-300, None))
+    if depth is not None:
+        terms = np.where(np.arange(order.shape[1])[None, None] < depth[None, :, None], terms, 0.0)
+    return terms.sum(axis=2).T
 
 
-def plackett_luce_worths(centers: np.ndarray, max_rank: int = 3) -> np.ndarray:
+def plackett_luce_worths(
+    centers: np.ndarray, max_rank: int = 3, depth_shares: np.ndarray | None = None
+) -> np.ndarray:
     """Worths (k, d), each summing to 1, of Plackett–Luce ranking models whose expected rank
-    points match the given centres (moment matching; zero centre values get worth ~1e-5)."""
+    points match the given centres (moment matching; zero centre values get worth ~1e-5).
+
+    ``depth_shares`` (k, max_rank): per type, the shares of top-1 … top-max_rank rankings
+    behind its centre (a top-m ranking is the first m choices of the model); None: complete
+    rankings only (the centre is scaled to their point sum)."""
     centers = np.atleast_2d(centers)
-    orders = _all_orders(centers.shape[1], max_rank)
-    pts = _order_points(orders, centers.shape[1], max_rank)
-    worths = np.stack([_fit_plackett_luce(c, orders, pts) for c in centers])
+    d = centers.shape[1]
+    orders = _all_orders(d, max_rank)
+    pts = _order_points(orders, d, max_rank)
+    cut = [_order_points(orders[:, :m], d, max_rank) for m in range(1, max_rank + 1)]
+    worths = []
+    for j, c in enumerate(centers):
+        depth_pts = None
+        if depth_shares is not None:
+            shares = np.asarray(depth_shares[j], dtype=float)
+            if shares.sum() > 0 and shares[-1] < shares.sum():  # partial rankings present
+                shares = shares / shares.sum()
+                depth_pts = [(float(q), cut[m]) for m, q in enumerate(shares) if q > 0]
+        worths.append(_fit_plackett_luce(c, orders, pts, depth_pts=depth_pts))
+    worths = np.stack(worths)
     return worths / worths.sum(axis=1, keepdims=True)
 
 
@@ -855,31 +951,51 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
                 )
             )
 
-    def _points(self, data: Any, reset: bool) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
-        """(points, typable, reason) from a canonical frame or a points array."""
-        if _is_frame(data):
-            points, typable, reason = goal_points(data)
-            if reset:
-                self.n_features_in_ = points.shape[1]
-            elif points.shape[1] != self.n_features_in_:
-                raise TypologyDataError(
-                    t(
-                        "typology.bad_shape",
-                        received=str(points.shape),
-                        expected=f"(n, {self.n_features_in_})",
-                    )
+    def _check_features(self, n_features: int, reset: bool) -> None:
+        if reset:
+            self.n_features_in_ = n_features
+        elif n_features != self.n_features_in_:
+            raise TypologyDataError(
+                t(
+                    "typology.bad_shape",
+                    received=f"(n, {n_features})",
+                    expected=f"(n, {self.n_features_in_})",
                 )
-            return points, typable, reason
+            )
+
+    def _input_patterns(
+        self, data: Any, reset: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Distinct input patterns: ``(points (u, d), typable (u,), reason code (u,),
+        inverse (n,))``. A canonical frame goes through the typability rule
+        (:func:`goal_points`); an array of rank points is validated and every row is typable.
+        Everything downstream runs on the patterns and is broadcast with ``inverse``."""
+        if _is_frame(data):
+            points, typable, code, inverse = _goal_patterns(data)
+            self._check_features(points.shape[1], reset)
+            return points, typable, code, inverse
         X = validate_data(self, data, reset=reset, dtype=np.float64, ensure_min_samples=1)
-        return X, np.ones(len(X), dtype=bool), [None] * len(X)
+        points, _, _, inverse = count_patterns(X)
+        ones = np.ones(len(points), dtype=bool)
+        return points, ones, np.full(len(points), _TYPABLE_CODE, dtype=np.int8), inverse
+
+    def _points(self, data: Any, reset: bool) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+        """(points, typable, reason) per row from a canonical frame or a points array."""
+        points, typable, code, inverse = self._input_patterns(data, reset)
+        return points[inverse], typable[inverse], _REASON_NAMES[code[inverse]].tolist()
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, data: Any, y: Any = None, sample_weight: Any = None) -> Typology:
         """Fit on the canonical data frame (rank columns of the typology question) or on an
-        array of rank points (n, n_goals). ``sample_weight``: optional case weights per row."""
+        array of rank points (n, n_goals). ``sample_weight``: optional case weights per row.
+
+        The rows are collapsed to distinct patterns once (vectorised); the typability rule,
+        the k-means fit and the membership model run on the patterns only."""
         self._check_params()
-        points, typable, reason = self._points(data, reset=True)
-        n_rows = len(points)
+        pts_u, typ_u, code_u, inverse = self._input_patterns(data, reset=True)
+        n_rows, n_u = len(inverse), len(pts_u)
+        typable = typ_u[inverse]
+        reason_code = code_u[inverse]
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=float).reshape(-1)
             if (
@@ -892,33 +1008,43 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
                 )
             if not (sample_weight > 0).any():
                 raise TypologyDataError(t("typology.zero_weights", received=n_rows))
-            typable = typable & (sample_weight > 0)
-        all_typable = bool(typable.all())
-        X = points if all_typable else points[typable]
-        w = None if sample_weight is None else sample_weight[typable]
+            zero = typable & (sample_weight <= 0)
+            typable = typable & ~zero
+        counts_u = np.bincount(inverse[typable], minlength=n_u).astype(float)
+        if sample_weight is None:
+            weights_u = counts_u
+        else:
+            weights_u = np.bincount(
+                inverse[typable], weights=sample_weight[typable], minlength=n_u
+            )
         k = int(self.n_clusters)
-        if len(X) < k:
-            raise TypologyDataError(t("typology.too_few_typable", received=len(X), expected=k))
-        patterns, counts, weights, inverse = count_patterns(X, w)
+        n_typable = float(counts_u.sum())
+        if n_typable < k:
+            raise TypologyDataError(
+                t("typology.too_few_typable", received=round(n_typable), expected=k)
+            )
+        sel = np.flatnonzero(typ_u & (counts_u > 0))
+        # lexicographic order of the points, so that the fit does not depend on row order
+        patterns, _, _, order = count_patterns(pts_u[sel])
+        counts = np.bincount(order, weights=counts_u[sel], minlength=len(patterns))
+        weights = np.bincount(order, weights=weights_u[sel], minlength=len(patterns))
         if len(patterns) < k:
             raise TypologyDataError(
                 t("typology.too_few_patterns", received=len(patterns), expected=k)
             )
         self._fit_patterns(patterns, counts, weights)
-        if all_typable:
-            labels = self.pattern_labels_[inverse].astype(np.int64)
-        else:
-            labels = np.full(n_rows, -1, dtype=np.int64)
-            labels[typable] = self.pattern_labels_[inverse]
-        self.labels_ = labels
+        pattern_of = np.full(n_u, -1, dtype=np.int64)  # input pattern -> fitted pattern
+        pattern_of[sel] = order
+        row_pattern = np.where(typable, pattern_of[inverse], -1)
+        self.pattern_index_ = row_pattern
+        self.labels_ = np.where(
+            row_pattern >= 0, self.pattern_labels_[np.maximum(row_pattern, 0)], -1
+        ).astype(np.int64)
         self.typable_ = typable
-        if all_typable:
-            self.not_typed_reason_ = list(reason)
-        else:
-            self.not_typed_reason_ = [
-                r if r is not None else (None if ok else "zero_weight")
-                for r, ok in zip(reason, typable, strict=True)
-            ]
+        reasons = _REASON_NAMES[reason_code]
+        if sample_weight is not None:
+            reasons[zero] = "zero_weight"
+        self.not_typed_reason_ = reasons.tolist()
         return self
 
     def _fit_patterns(self, patterns: np.ndarray, counts: np.ndarray, weights: np.ndarray) -> None:
@@ -1035,46 +1161,62 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _set_membership(self, patterns: np.ndarray | None) -> None:
         """Choose the membership model: Plackett–Luce mixture when ``membership="auto"`` and
-        every training pattern is a complete ranking (``patterns`` None: the centres decide)."""
+        every training pattern is a top-m ranking (every ranking has a first goal, so the
+        largest point value is max_rank; ``patterns`` None: the codebook's max_rank)."""
         self.worths_ = None
         self.membership_ = "gaussian"
         self.pl_max_rank_ = 0
         if self.membership != "auto":
             return
         if patterns is not None:
-            complete, _ = _complete_rankings(patterns)
-            if not complete.all():
+            max_rank = round(float(patterns.max())) if patterns.size else 0
+            if not _rankings(patterns, max_rank)[0].all():
                 return
-            max_rank = int(patterns.max())
         else:
             max_rank = int(_goal_question(None).max_rank or 3)
         n_goals = self.cluster_centers_.shape[1]
         if not 1 <= max_rank <= min(4, n_goals) or n_goals > 40:
             return  # no rankings, or too many orders to enumerate for the moment matching
-        self.worths_ = plackett_luce_worths(self.cluster_centers_, max_rank)
+        shares = None
+        if patterns is not None:  # shares of top-1 … top-max_rank rankings per type
+            depth = (patterns > 0).sum(axis=1) - 1
+            k = len(self.cluster_centers_)
+            flat = self.pattern_labels_ * max_rank + depth
+            shares = np.bincount(
+                flat, weights=self.pattern_weights_, minlength=k * max_rank
+            ).reshape(k, max_rank)
+        self.worths_ = plackett_luce_worths(self.cluster_centers_, max_rank, shares)
         self.membership_ = "plackett-luce"
         self.pl_max_rank_ = max_rank
 
     # -- applying --------------------------------------------------------------------------
+    def _per_pattern(self, data: Any, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """``fn`` on the distinct typable patterns of ``data`` (u, k), broadcast to the rows;
+        NaN rows for untypable rows."""
+        points, typable, _, inverse = self._input_patterns(data, reset=False)
+        k = len(self.cluster_centers_)
+        per = np.full((len(points), k), np.nan)
+        if typable.any():
+            per[typable] = fn(points[typable])
+        return per[inverse]
+
     def transform(self, data: Any) -> np.ndarray:
         """Euclidean distance of each row to each centre (n, k); NaN rows for untypable rows
         of a data frame."""
         check_is_fitted(self)
-        points, typable, _ = self._points(data, reset=False)
-        out = np.full((len(points), len(self.cluster_centers_)), np.nan)
-        d2 = _sq_dist(points[typable], self.cluster_centers_[None])[0]
-        out[typable] = np.sqrt(d2)
-        return out
+        return self._per_pattern(
+            data, lambda X: np.sqrt(_sq_dist(X, self.cluster_centers_[None])[0])
+        )
 
     def predict(self, data: Any) -> np.ndarray:
         """Index of the nearest centre (into ``type_ids_``); -1 for untypable rows."""
         check_is_fitted(self)
-        points, typable, _ = self._points(data, reset=False)
+        points, typable, _, inverse = self._input_patterns(data, reset=False)
         labels = np.full(len(points), -1, dtype=np.int64)
         if typable.any():
             d2 = _sq_dist(points[typable], self.cluster_centers_[None])[0]
             labels[typable] = d2.argmin(axis=1)
-        return labels
+        return labels[inverse]
 
     def fit_predict(self, data: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
         return self.fit(data, sample_weight=sample_weight).labels_
@@ -1082,28 +1224,27 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
     def predict_proba(self, data: Any) -> np.ndarray:
         """Type probabilities (n, k); rows sum to 1; NaN rows for untypable rows of a frame.
 
-        With the Plackett–Luce model (``membership_ == "plackett-luce"``), a complete ranking
-        x gets ``p_j ∝ w_j · PL_j(x)`` (``w_j`` = type share ``weights_``); other rows, and
-        every row with ``membership="gaussian"``, get ``p_j ∝ exp(-||x - c_j||² / (2
-        sigma2_))``. The type itself (:meth:`predict`) is always the nearest centre; with the
-        ranking model the most probable type can differ for rankings between two types."""
+        With the Plackett–Luce model (``membership_ == "plackett-luce"``), a top-m ranking
+        x gets ``p_j ∝ w_j · PL_j(x)`` (``w_j`` = type share ``weights_``, ``PL_j(x)`` the
+        product of the first m choice stages); other rows, and every row with
+        ``membership="gaussian"``, get ``p_j ∝ exp(-||x - c_j||² / (2 sigma2_))``. The type
+        itself (:meth:`predict`) is always the nearest centre; with the ranking model the most
+        probable type can differ for rankings between two types. Computed once per distinct
+        pattern and broadcast to the rows."""
         check_is_fitted(self)
-        points, typable, _ = self._points(data, reset=False)
-        out = np.full((len(points), len(self.cluster_centers_)), np.nan)
-        if not typable.any():
-            return out
-        X = points[typable]
+        return self._per_pattern(data, self._pattern_proba)
+
+    def _pattern_proba(self, X: np.ndarray) -> np.ndarray:
         d2 = _sq_dist(X, self.cluster_centers_[None])[0]
         logit = -d2 / (2.0 * self.sigma2_)
         if getattr(self, "worths_", None) is not None:
-            complete, order = _complete_rankings(X)
-            if complete.any() and order.shape[1] == self.pl_max_rank_:
-                loglik = _plackett_luce_loglik(order[complete], self.worths_)
-                logit[complete] = loglik + np.log(np.clip(self.weights_, 1e-300, None))[None]
+            ranked, order, depth = _rankings(X, self.pl_max_rank_)
+            if ranked.any():
+                loglik = _plackett_luce_loglik(order[ranked], self.worths_, depth[ranked])
+                logit[ranked] = loglik + np.log(np.clip(self.weights_, 1e-300, None))[None]
         logit -= logit.max(axis=1, keepdims=True)
         p = np.exp(logit)
-        out[typable] = p / p.sum(axis=1, keepdims=True)
-        return out
+        return p / p.sum(axis=1, keepdims=True)
 
     def mischform(self, data: Any) -> np.ndarray:
         """True where no type reaches ``mischform_threshold`` probability (False if untypable)."""
@@ -1438,6 +1579,43 @@ def _calinski_harabasz(
     return bss / (k - 1) / (wss / (n - k))
 
 
+def _null_reference(
+    patterns: np.ndarray,
+    weights: np.ndarray,
+    n_rows: int,
+    n_references: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reference data sets of the gap statistic as pattern counts.
+
+    The "no types" model: one Plackett–Luce ranking model whose expected rank points equal
+    the observed mean (with the observed shares of top-1/2/3 rankings when ``patterns`` are
+    rankings). Drawing ``n_rows`` rows from it is a multinomial over its (at most 720 + 90 +
+    10) patterns, so each reference set costs O(patterns), not O(rows). Returns
+    ``(candidate patterns (v, d), counts (n_references, v))``; for data that are no rankings,
+    the candidates are the observed patterns with the observed shares."""
+    mean_points = (patterns * weights[:, None]).sum(axis=0) / weights.sum()
+    max_rank = round(float(patterns.max())) if patterns.size else 0
+    ranked, _, depth = _rankings(patterns, max_rank)
+    d = patterns.shape[1]
+    if not ranked.all() or not 1 <= max_rank <= min(4, d) or d > 40:
+        prob = weights / weights.sum()
+        return patterns, rng.multinomial(n_rows, prob, size=n_references).astype(float)
+    shares = np.bincount(depth - 1, weights=weights, minlength=max_rank)
+    worth = plackett_luce_worths(mean_points[None], max_rank, shares[None])[0]
+    orders = _all_orders(d, max_rank)
+    prob_order = _plackett_luce_probs(worth, orders)
+    cand, prob = [], []
+    for m in range(1, max_rank + 1):
+        if shares[m - 1] > 0:
+            cand.append(_order_points(orders[:, :m], d, max_rank))
+            prob.append(prob_order * shares[m - 1] / shares.sum())
+    cand_pts, _, _, inv = count_patterns(np.concatenate(cand))
+    cand_prob = np.bincount(inv, weights=np.concatenate(prob), minlength=len(cand_pts))
+    cand_prob /= cand_prob.sum()
+    return cand_pts, rng.multinomial(n_rows, cand_prob, size=n_references).astype(float)
+
+
 def choose_k(
     data: Any,
     k_values: Sequence[int] = range(2, 9),
@@ -1458,13 +1636,20 @@ def choose_k(
     Recommendation: the smallest k with Gap(k) >= Gap(k+1) - s(k+1) (Tibshirani's rule); if no
     k qualifies, the k with the highest silhouette."""
     if _is_frame(data):
-        points, typable, _ = goal_points(data)
+        pts_u, typ_u, _, inverse = _goal_patterns(data)
+        row_w = None if sample_weight is None else np.asarray(sample_weight, float)
+        u_counts = np.bincount(inverse, minlength=len(pts_u)).astype(float)
+        u_weights = (
+            u_counts if row_w is None else np.bincount(inverse, row_w, minlength=len(pts_u))
+        )
+        keep = typ_u & (u_counts > 0)
+        patterns, _, _, order = count_patterns(pts_u[keep])
+        counts = np.bincount(order, weights=u_counts[keep], minlength=len(patterns))
+        weights = np.bincount(order, weights=u_weights[keep], minlength=len(patterns))
     else:
-        points = np.asarray(data, dtype=float)
-        typable = np.ones(len(points), dtype=bool)
-    X = points[typable]
-    w_rows = None if sample_weight is None else np.asarray(sample_weight, float)[typable]
-    patterns, counts, weights, _ = count_patterns(X, w_rows)
+        X = np.asarray(data, dtype=float)
+        w_rows = None if sample_weight is None else np.asarray(sample_weight, float)
+        patterns, counts, weights, _ = count_patterns(X, w_rows)
     k_values = sorted(int(k) for k in k_values)
     if len(patterns) < max(k_values):
         raise TypologyDataError(
@@ -1472,28 +1657,19 @@ def choose_k(
         )
     rng = np.random.default_rng(random_state)
     n_rows = round(counts.sum())
-    mean_points = (patterns * weights[:, None]).sum(axis=0) / weights.sum()
-    refs = []
-    max_rank = round(patterns.max()) if patterns.size else 3
-    for _ in range(n_references):
-        sim = simulate_rankings(mean_points[None], [n_rows], rng, max_rank=max(1, max_rank))
-        rp, _, rw, _ = count_patterns(sim)
-        refs.append((rp, rw))
+    ref_patterns, ref_counts = _null_reference(patterns, weights, n_rows, n_references, rng)
     rows = []
     for k in k_values:
         C, labels, inertia, _ = weighted_kmeans(patterns, weights[None], k, n_init, rng)
         wss = float(inertia[0])
         sil = _weighted_silhouette(patterns, weights, labels[0], k)
         ch = _calinski_harabasz(patterns, weights, labels[0], C[0], wss)
-        ref_logw = []
-        for rp, rw in refs:
-            if len(rp) < k:
-                continue
-            _, _, rin, _ = weighted_kmeans(rp, rw[None], k, max(5, n_init // 4), rng)
-            ref_logw.append(math.log(max(float(rin[0]), 1e-12)))
-        ref_arr = np.array(ref_logw)
-        gap = float(ref_arr.mean() - math.log(max(wss, 1e-12)))
-        sd = float(ref_arr.std()) * math.sqrt(1 + 1 / len(ref_arr))
+        # all reference data sets share the candidate patterns: one batched k-means per k
+        ok = (ref_counts > 0).sum(axis=1) >= k
+        _, _, rin, _ = weighted_kmeans(ref_patterns, ref_counts[ok], k, max(5, n_init // 4), rng)
+        ref_logw = np.log(np.maximum(rin, 1e-12))
+        gap = float(ref_logw.mean() - math.log(max(wss, 1e-12)))
+        sd = float(ref_logw.std()) * math.sqrt(1 + 1 / len(ref_logw))
         rows.append(
             {
                 "k": k,

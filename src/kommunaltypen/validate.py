@@ -302,6 +302,9 @@ def validate_frame(
         ),
     ).drop([f"__f_{c}" for c in kinds])
     df, touched = _normalise(df, cb)
+    counts = _rank_counts(cb)
+    if counts:
+        df = df.with_columns(counts)
     # columns the parse passed through unchanged keep the reader's statistics
     known = {c: v for c, v in raw_stats.items() if c in clean and c not in touched}
     _progress(progress, "parse", 1.0)
@@ -317,7 +320,9 @@ def validate_frame(
     _progress(progress, "check", 1.0)
 
     rows = df.get_column(_ROW)
-    accepted = df.select(cb.columns).filter(~rejected)
+    accepted = df.select(cb.columns)
+    if rejected.any():
+        accepted = accepted.filter(~rejected)
     status = pl.DataFrame(
         {
             "row": rows,
@@ -627,6 +632,26 @@ def _ranked_text(q: Question) -> pl.Expr:
     return pl.concat_str(parts, separator=", ", ignore_nulls=True)
 
 
+def _rank_counts(cb: Codebook) -> list[pl.Expr]:
+    """Per row and ranking question: how many options got rank r (``__count_<id>_<r>``), and
+    how many got any rank (``__count_<id>_0``); computed once, used by three rules."""
+    exprs = []
+    for q in cb:
+        if q.kind == "ranking":
+            for r in range(1, (q.max_rank or 1) + 1):
+                exprs.append(
+                    pl.sum_horizontal([(pl.col(c) == r).fill_null(False) for c in q.columns])
+                    .cast(pl.Int32)
+                    .alias(f"__count_{q.id}_{r}")
+                )
+            exprs.append(
+                pl.sum_horizontal([(pl.col(c) > 0).fill_null(False) for c in q.columns])
+                .cast(pl.Int32)
+                .alias(f"__count_{q.id}_0")
+            )
+    return exprs
+
+
 def _checks(cb: Codebook) -> list[_Check]:
     checks: list[_Check] = []
     for q in cb:
@@ -711,16 +736,11 @@ def _checks(cb: Codebook) -> list[_Check]:
                         (c, 0, top),
                     )
                 )
-            count = {
-                r: pl.sum_horizontal([(pl.col(c) == r).fill_null(False) for c in q.columns])
-                for r in range(1, top + 1)
-            }
+            count = {r: pl.col(f"__count_{q.id}_{r}") for r in range(1, top + 1)}
             ranked = _ranked_text(q)
             repeated = pl.any_horizontal([count[r] > 1 for r in count])
             gap = pl.any_horizontal([(count[r] > 0) & (count[r - 1] == 0) for r in count if r > 1])
-            too_many = (
-                pl.sum_horizontal([(pl.col(c) > 0).fill_null(False) for c in q.columns]) > top
-            )
+            too_many = pl.col(f"__count_{q.id}_0") > top
             checks += [
                 _Check(
                     "ranking_repeated",

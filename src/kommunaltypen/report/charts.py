@@ -92,6 +92,7 @@ def _save(fig: Figure, chart_id: str, title: str, charts_dir: Path, table: int |
     svg = charts_dir / f"{chart_id}.svg"
     with matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
         fig.savefig(png, dpi=PNG_DPI, metadata={"Software": None})
+        fig.set_layout_engine("none")  # laid out for the PNG already; same layout for the SVG
         fig.savefig(svg, metadata={"Date": None, "Creator": None})
     text = svg.read_text(encoding="utf-8")
     text = re.sub(r"^<\?xml[^>]*>\s*", "", text)
@@ -186,11 +187,10 @@ def grouped_bars(
         handles, labels = ax.get_legend_handles_labels()
         planned_label = t("report.chart.planned", lang=lang)
         order = sorted(range(len(labels)), key=lambda i: labels[i] == planned_label)
-        ax.legend(
+        fig.legend(
             [handles[i] for i in order],
             [labels[i] for i in order],
-            loc="lower center",
-            bbox_to_anchor=(0.5, 1.0),
+            loc="outside upper center",
             ncols=ncols,
             frameon=False,
         )
@@ -233,11 +233,11 @@ def centre_profile(table: TableModel, data: ReportData, lang: str, publication: 
             )
         ax.set_yticks(ys)
         ax.set_yticklabels([_wrap(r.label(lang), 40) for r in rows])
-        ax.set_xlim(0, 3)
+        ax.set_xlim(0, 3.08)  # room for markers at the maximum of 3 points
         _format_axis(ax, lang)
         ax.set_xlabel(t("report.chart.centre_axis", lang=lang))
         ax.grid(axis="x", color="#dddddd", linewidth=0.5)
-        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False)
+        fig.legend(loc="outside upper center", ncols=4, frameon=False)
     return fig
 
 
@@ -267,7 +267,7 @@ def type_shares(table: TableModel, data: ReportData, lang: str, publication: boo
         ax.set_xlim(0, 100)
         _format_axis(ax, lang)
         ax.set_xlabel(t("report.chart.share_axis", lang=lang))
-        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False)
+        fig.legend(loc="outside upper center", ncols=4, frameon=False)
     return fig
 
 
@@ -378,5 +378,5 @@ def _population_chart(table: TableModel, data: ReportData, lang, publication, mi
         ax.set_yticklabels([column_label(c.key, c.label, lang, c.label_en) for c in table.columns])
         ax.set_xlabel(t("report.chart.population_axis", lang=lang))
         _format_axis(ax, lang)
-        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False)
+        fig.legend(loc="outside upper center", ncols=4, frameon=False)
     return fig

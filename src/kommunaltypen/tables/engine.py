@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats as st
+from scipy import special
 
 from kommunaltypen.codebook import Codebook, default_codebook
 from kommunaltypen.errors import TableSpecError
@@ -411,7 +411,7 @@ def _cell_from(
     lo = hi = None
     if n > 1:
         var = max((q - s * s / n) / (n - 1), 0.0)
-        half = float(st.t.ppf(0.975, n - 1)) * math.sqrt(var / n)
+        half = float(special.stdtrit(n - 1, 0.975)) * math.sqrt(var / n)  # t.ppf
         lo, hi = (mean - half) * scale, (mean + half) * scale
     return Cell(column, mean * scale, n, None, lo, hi)
 
