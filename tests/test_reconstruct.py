@@ -50,6 +50,15 @@ def _specs() -> list[dict]:
         return yaml.safe_load(fh)["tables"]
 
 
+def _typable(ranks: np.ndarray) -> np.ndarray:
+    """The project's typability rule: ranks present are exactly 1..m for some m in 1..3."""
+    r = np.nan_to_num(ranks)
+    m = (r > 0).sum(axis=1)
+    present = np.sort(np.where(r > 0, r, np.inf), axis=1)[:, :3]
+    expected = np.where(np.arange(1, 4)[None] <= m[:, None], np.arange(1, 4)[None], np.inf)
+    return (m >= 1) & (m <= 3) & (present == expected).all(axis=1)
+
+
 @pytest.fixture(scope="module")
 def data() -> pd.DataFrame:
     frame = load_bundled()
@@ -58,7 +67,8 @@ def data() -> pd.DataFrame:
         .astype({c: "float64" for c in frame.columns if c not in ("kommune_id", "name")})
         .copy()
     )
-    # type = the Table 1 centre the goal points are nearest to (complete rankings only)
+    # type = the Table 1 centre the goal points are nearest to (typable rankings only: at
+    # least one goal ranked, the ranks present exactly 1..m, m <= 3)
     fig = _figures()
     centres = np.array(
         [
@@ -74,7 +84,7 @@ def data() -> pd.DataFrame:
         ]
     )
     ranks = df[[f"ziele_{o.id}" for o in CB.question("ziele").options]].to_numpy()
-    complete = ~np.isnan(ranks).any(axis=1) & ((ranks > 0).sum(axis=1) == 3)
+    complete = _typable(ranks)
     points = np.nan_to_num(np.where(ranks > 0, 4 - ranks, 0))
     nearest = ((points[:, None, :] - centres[None]) ** 2).sum(axis=2).argmin(axis=1)
     df["__type"] = [TYPES[i] if ok else None for i, ok in zip(nearest, complete, strict=True)]
@@ -292,12 +302,28 @@ def test_typed_rows_form_a_kmeans_fixed_point(data: pd.DataFrame) -> None:
     assert off == {key for key in listed if key[0] == 1}
 
 
-def test_each_typed_row_has_three_ranked_goals(data: pd.DataFrame) -> None:
+def test_typed_rows_have_valid_rankings_and_untyped_none(data: pd.DataFrame) -> None:
     ranks = data[[f"ziele_{o.id}" for o in CB.question("ziele").options]]
-    typed = ranks[data["__type"].notna()]
-    assert ((typed > 0).sum(axis=1) == 3).all()
-    assert (np.sort(typed.to_numpy(), axis=1)[:, -3:] == [1, 2, 3]).all()
-    assert ranks[data["__type"].isna()].isna().all(axis=None)
+    typed = data["__type"].notna()
+    assert typed.sum() == 325
+    # every typed row ranks 1..m (m = 1, 2 or 3) and marks the other goals 0 (not ranked)
+    assert ranks[typed].notna().all(axis=None)
+    for m in (1, 2, 3):
+        rows = ranks[typed & ((ranks > 0).sum(axis=1) == m)].to_numpy()
+        assert (np.sort(rows, axis=1)[:, -m:] == np.arange(1, m + 1)).all()
+    assert ranks[~typed].isna().all(axis=None)
+
+
+def test_incomplete_rankings_explain_centre_rows_below_six(data: pd.DataFrame) -> None:
+    """Each printed centre row sums to less than 6, so each type needs rows with fewer than
+    three ranked goals; the missing points equal 6·m minus the type's point total."""
+    points = data.attrs["points"]
+    for t in TYPES:
+        sel = (data["__type"] == t).to_numpy()
+        missing = (6 - points[sel].sum(axis=1)).sum()
+        n_ranked = (points[sel] > 0).sum(axis=1)
+        assert missing > 0
+        assert missing == ((n_ranked == 2) * 1 + (n_ranked == 1) * 3).sum()
 
 
 def test_generator_reproduces_shipped_files(tmp_path) -> None:
@@ -309,24 +335,36 @@ def test_generator_reproduces_shipped_files(tmp_path) -> None:
     assert result.types.count(None) == 87
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
 def test_blind_kmeans_recovers_the_types(data: pd.DataFrame, seed: int) -> None:
     """scikit-learn k-means (k=4, k-means++, 100 starts) fitted blind on the rank points of
-    all typable rows finds exactly the intended membership."""
+    all typable rows finds exactly the intended membership, with the Table 1 centres."""
     points = data.attrs["points"][data.attrs["complete"]]
     types = data["__type"][data.attrs["complete"]].to_numpy()
     km = KMeans(n_clusters=4, n_init=100, random_state=seed).fit(points)
     pairs = set(zip(km.labels_.tolist(), types.tolist(), strict=True))
     assert len(pairs) == 4  # a one-to-one map between clusters and intended types
+    intended = sum(
+        ((points[types == t] - points[types == t].mean(axis=0)) ** 2).sum() for t in TYPES
+    )
+    assert km.inertia_ == pytest.approx(intended)
 
 
-def test_project_typology_recovers_the_types(data: pd.DataFrame) -> None:
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_project_typology_recovers_the_types(data: pd.DataFrame, seed: int) -> None:
+    """``Typology`` with default settings, fitted blind on the rank points of the typable rows
+    (computed here with the typability rule above), recovers the intended types."""
     from kommunaltypen.typology import Typology
 
-    frame = load_bundled()
-    model = Typology(random_state=0, n_bootstrap=0).fit(frame)
-    labels = np.asarray(model.labels_)
     complete = data.attrs["complete"]
-    assert (labels[~complete] < 0).all()  # the 87 rows without a ranking get no type
-    pairs = set(zip(labels[complete].tolist(), data["__type"][complete].tolist(), strict=True))
+    points = data.attrs["points"][complete]
+    model = Typology(random_state=seed, n_bootstrap=0).fit(points)
+    labels = np.asarray(model.labels_)
+    types = data["__type"][complete].to_numpy()
+    pairs = set(zip(labels.tolist(), types.tolist(), strict=True))
     assert len(pairs) == 4
+    # the fitted centres are named after the study's types they match, and are Table 1's
+    assert sorted(model.type_ids_) == sorted(TYPES)
+    for k, type_id in enumerate(model.type_ids_):
+        assert (types[labels == k] == type_id).all()
+        assert np.allclose(model.cluster_centers_[k], points[types == type_id].mean(axis=0))

@@ -565,6 +565,12 @@ def test_choose_k_finds_planted_k():
     assert kc.recommended_k == 3
     assert "k = 3" in kc.reason("de") and "k = 3" in kc.reason("en")
     assert kc.to_dict()["recommended_k"] == 3
+    # a fitted model's patterns give the same diagnostics as the rows (same seed)
+    frame = frame_from_points(X)
+    from_frame = choose_k(frame, random_state=0, n_references=8)
+    from_model = choose_k(Typology(random_state=0).fit(frame), random_state=0, n_references=8)
+    assert from_model.table.equals(from_frame.table)
+    assert from_frame.table.equals(kc.table)
 
 
 def test_pandas_frame_input_equals_polars(study_like):

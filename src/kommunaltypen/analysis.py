@@ -234,7 +234,7 @@ def run_analysis(
     kc = None
     if k_choice:
         _step(progress, "k_choice", 0.0)
-        kc = choose_k(data, random_state=seed)  # on the distinct patterns: cost flat in rows
+        kc = choose_k(model, random_state=seed)  # the fit's patterns: no pass over rows
         _step(progress, "k_choice", 1.0)
 
     _step(progress, "tables", 0.0)

@@ -208,27 +208,54 @@ _REASON_NAMES = np.array(
 _TYPABLE_CODE = 3  # index of None in _REASON_NAMES
 
 
-def _unique_rows(ranks: np.ndarray, max_rank: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rank rows and the inverse index, vectorised.
-
-    Cells that are null (NaN) or 0 are "not ranked" (same outcome, encoded 0); rows with any
-    value outside 0..max_rank or not an integer are invalid and share one sentinel row (all
-    their points are 0). Valid rows are encoded as one base-(max_rank+1) integer; when the key
-    range is small (4^10 ≈ 10^6 for the shipped codebook) the distinct keys are found with a
-    lookup table in O(n), else with ``np.unique``. Returns ``(rows (u, d) float with NaN for
-    the invalid sentinel, inverse (n,))``."""
-    n, d = ranks.shape
-    base = max_rank + 1
-    filled = np.nan_to_num(ranks, nan=0.0)
-    bad = ((filled < 0) | (filled > max_rank) | (filled != np.round(filled))).any(axis=1)
+def _rank_keys(data: Any, question: Question, max_rank: int) -> tuple[np.ndarray, int] | None:
+    """One integer key per row: the ranks (null = 0) in base ``max_rank + 1``; rows with any
+    value outside 0..max_rank or not an integer get the sentinel ``base**d``. Returns
+    ``(keys, d)``, or None when the key range does not fit in int64. A polars frame is encoded
+    by polars itself (multi-threaded, no float copy of the rank matrix)."""
+    columns = list(question.columns)
+    d, base = len(columns), max_rank + 1
     if base**d >= 2**62:  # pragma: no cover - very wide questions
+        return None
+    sentinel = base**d
+    if isinstance(data, pl.DataFrame) and all(c in data.columns for c in columns):
+        cols = [pl.col(c).cast(pl.Float64).fill_nan(None) for c in columns]
+        bad = pl.any_horizontal(
+            c.is_not_null() & (~c.is_between(0, max_rank) | (c != c.round(0))) for c in cols
+        )
+        key = pl.sum_horizontal(
+            c.fill_null(0).cast(pl.Int64, strict=False) * base ** (d - 1 - j)
+            for j, c in enumerate(cols)
+        )
+        out = data.select(pl.when(bad).then(sentinel).otherwise(key).alias("key"))
+        return out["key"].to_numpy().astype(np.int64, copy=False), d
+    ranks = _rank_matrix(data, question)
+    filled = np.where(np.isnan(ranks), 0.0, ranks)
+    bad = ((filled < 0) | (filled > max_rank) | (filled != np.round(filled))).any(axis=1)
+    weights = base ** np.arange(d - 1, -1, -1, dtype=np.int64)
+    key = np.where(bad[:, None], 0, filled).astype(np.int64) @ weights
+    key[bad] = sentinel
+    return key, d
+
+
+def _unique_rows(data: Any, question: Question, max_rank: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rank rows of ``data`` and the inverse index, vectorised.
+
+    Cells that are null or 0 are "not ranked" (same outcome, encoded 0); rows with any value
+    outside 0..max_rank or not an integer are invalid and share one sentinel row (NaN; all
+    their points are 0). Rows are encoded as one integer (:func:`_rank_keys`); when the key
+    range is small (4^10 ≈ 10^6 for the shipped codebook) the distinct keys are found with a
+    lookup table in O(n), else with ``np.unique``. Returns ``(rows (u, d), inverse (n,))``."""
+    base = max_rank + 1
+    encoded = _rank_keys(data, question, max_rank)
+    if encoded is None:  # pragma: no cover - very wide questions
+        filled = np.nan_to_num(_rank_matrix(data, question))
+        bad = ((filled < 0) | (filled > max_rank) | (filled != np.round(filled))).any(axis=1)
         cells = np.where(bad[:, None], np.nan, filled)
         rows, inverse = np.unique(cells, axis=0, return_inverse=True, equal_nan=True)
         return rows, inverse.reshape(-1)
-    weights = base ** np.arange(d - 1, -1, -1, dtype=np.int64)
-    key = np.where(bad[:, None], 0, filled).astype(np.int64) @ weights
+    key, d = encoded
     sentinel = base**d
-    key[bad] = sentinel
     if sentinel <= 1 << 24:
         present = np.zeros(sentinel + 1, dtype=bool)
         present[key] = True
@@ -238,8 +265,8 @@ def _unique_rows(ranks: np.ndarray, max_rank: int) -> tuple[np.ndarray, np.ndarr
         inverse = lut[key]
     else:
         uniq, inverse = np.unique(key, return_inverse=True)
-    rows = (uniq[:, None] // weights[None, :]) % base
-    rows = rows.astype(float)
+    weights = base ** np.arange(d - 1, -1, -1, dtype=np.int64)
+    rows = ((uniq[:, None] // weights[None, :]) % base).astype(float)
     rows[uniq == sentinel] = np.nan
     return rows, inverse.reshape(-1)
 
@@ -254,7 +281,7 @@ def _goal_patterns(
     the rule itself runs on the few hundred distinct patterns."""
     question = _goal_question(codebook)
     max_rank = int(question.max_rank or 3)
-    rows, inverse = _unique_rows(_rank_matrix(data, question), max_rank)
+    rows, inverse = _unique_rows(data, question, max_rank)
     bad_value = np.isnan(rows).any(axis=1)  # the sentinel row of invalid values
     ri = np.where(np.isnan(rows), 0, rows).astype(np.int64)
     # a rank used twice shows as fewer distinct ranks than ranked goals; a gap as a highest
@@ -1014,9 +1041,7 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         if sample_weight is None:
             weights_u = counts_u
         else:
-            weights_u = np.bincount(
-                inverse[typable], weights=sample_weight[typable], minlength=n_u
-            )
+            weights_u = np.bincount(inverse[typable], weights=sample_weight[typable], minlength=n_u)
         k = int(self.n_clusters)
         n_typable = float(counts_u.sum())
         if n_typable < k:
@@ -1626,6 +1651,11 @@ def choose_k(
 ) -> KChoice:
     """Diagnostics for choosing the number of types.
 
+    ``data``: a canonical frame, an array of rank points, or a fitted :class:`Typology`
+    (its distinct patterns and weights are used; ``sample_weight`` is then ignored). Every
+    diagnostic runs on the distinct patterns with their counts, so the cost does not grow
+    with the rows.
+
     For each k: within-cluster sum of squares (WSS), the silhouette (row-level, computed
     exactly on the distinct patterns with counts as weights), Calinski–Harabasz and the gap
     statistic (Tibshirani et al. 2001) with ``n_references`` reference data sets of the same
@@ -1635,13 +1665,14 @@ def choose_k(
 
     Recommendation: the smallest k with Gap(k) >= Gap(k+1) - s(k+1) (Tibshirani's rule); if no
     k qualifies, the k with the highest silhouette."""
-    if _is_frame(data):
+    if isinstance(data, Typology) and getattr(data, "patterns_", None) is not None:
+        patterns = data.patterns_  # the fitted model's distinct patterns: no pass over rows
+        counts, weights = data.pattern_counts_, data.pattern_weights_
+    elif _is_frame(data):
         pts_u, typ_u, _, inverse = _goal_patterns(data)
         row_w = None if sample_weight is None else np.asarray(sample_weight, float)
         u_counts = np.bincount(inverse, minlength=len(pts_u)).astype(float)
-        u_weights = (
-            u_counts if row_w is None else np.bincount(inverse, row_w, minlength=len(pts_u))
-        )
+        u_weights = u_counts if row_w is None else np.bincount(inverse, row_w, minlength=len(pts_u))
         keep = typ_u & (u_counts > 0)
         patterns, _, _, order = count_patterns(pts_u[keep])
         counts = np.bincount(order, weights=u_counts[keep], minlength=len(patterns))

@@ -6,13 +6,19 @@ import argparse
 import time
 from pathlib import Path
 
-from kommunaltypen.reconstruct.generator import DEFAULT_SEED, build
+from kommunaltypen.reconstruct.generator import DEFAULT_SEED, Builder, build
 from kommunaltypen.reconstruct.io import write_frame, write_issues
+from kommunaltypen.reconstruct.table1 import format_cuts, search_cuts
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m kommunaltypen.reconstruct")
-    parser.add_argument("--out", required=True, help="CSV file for the 412 rows")
+    parser.add_argument("--out", help="CSV file for the 412 rows")
+    parser.add_argument(
+        "--search-cuts",
+        action="store_true",
+        help="recompute the k-means cuts of the Table 1 program (kmeans_cuts.py; minutes)",
+    )
     parser.add_argument(
         "--inconsistencies",
         help="CSV file for the inconsistent cells "
@@ -21,6 +27,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    if args.search_cuts:
+        builder = Builder(args.seed)
+        sizes = [sum(v.values()) for v in builder.composition().values()]
+        cuts = search_cuts(builder.table1_centres(), sizes, verbose=True)
+        target = Path(__file__).parent / "kmeans_cuts.py"
+        target.write_text(format_cuts(cuts), encoding="utf-8")
+        print(f"{target}: {len(cuts)} cuts ({time.perf_counter() - start:.1f} s)")
+    if not args.out:
+        return
     result = build(args.seed)
     out = write_frame(result.frame, args.out, "csv")
     issues = args.inconsistencies or Path(__file__).parent.parent / "data" / (

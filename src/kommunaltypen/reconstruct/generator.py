@@ -34,22 +34,16 @@ import polars as pl
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from kommunaltypen.codebook import Codebook, default_codebook
+from kommunaltypen.reconstruct import table1
 from kommunaltypen.reconstruct.counts import candidates, matches, nearest
 from kommunaltypen.reconstruct.figures import TOTAL, TYPE_LABELS, TYPES, figure
+from kommunaltypen.reconstruct.kmeans_cuts import CUTS
 
 UNTYPED = "untyped"
 GROUPS: tuple[str, ...] = (*TYPES, UNTYPED)
 N_TOTAL = 412
 N_TYPED = 325
 DEFAULT_SEED = 2019
-#: a typed row must be this much closer (squared distance) to its own Table 1 centre than to
-#: any other; 3.0 separates the types enough for blind k-means (k-means++, 100 starts) to
-#: find exactly the intended partition (smaller margins leave a partition of lower inertia).
-MARGIN: float | dict[str, float] = 3.0
-#: weight of the per-row separation (own minus nearest other centre distance) in Table 1.
-SEPARATION_COST = 1.0
-#: most typed rows sharing one goal ranking (spreads the rankings; None = no cap).
-PATTERN_CAP: int | None = 7
 #: smallest base accepted before a cell is declared inconsistent (share of the group).
 MIN_BASE = 0.75
 #: Table 12's printed shares imply low bases (e.g. 37–42 of 47 Bedächtige answered).
@@ -347,12 +341,9 @@ class Builder:
         return comp
 
     # ------------------------------------------------------------------ Table 1: goal rankings
-    def rankings(self) -> None:
-        patterns = list(itertools.permutations(range(len(GOALS)), 3))
-        points = np.zeros((len(patterns), len(GOALS)))
-        for i, p in enumerate(patterns):
-            points[i, list(p)] = (3, 2, 1)
-        centres = np.array(
+    def table1_centres(self) -> np.ndarray:
+        """The printed Table 1 centres (types × goals, codebook goal order)."""
+        return np.array(
             [
                 [
                     figure(1, self.cb.typology_question.options[j].label_de, TYPE_LABELS[t]).value
@@ -361,79 +352,22 @@ class Builder:
                 for t in TYPES
             ]
         )
-        dist = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+
+    def rankings(self) -> None:
+        """Goal rankings of the typed rows (see :mod:`kommunaltypen.reconstruct.table1`)."""
+        centres = self.table1_centres()
+        sizes = [self.sizes[t] for t in TYPES]
+        counts = table1.solve_counts(centres, sizes, [np.array(a) for a in CUTS])
         for ti, t in enumerate(TYPES):
-            m = self.sizes[t]
-            others = np.delete(dist, ti, axis=1).min(axis=1)
-            margin = MARGIN.get(t, 0.0) if isinstance(MARGIN, dict) else MARGIN
-            allowed = np.flatnonzero(dist[:, ti] + margin < others)
-            pts = points[allowed].T  # goals × patterns
-            npat = len(allowed)
-            ngoal = len(GOALS)
-            lo = np.zeros(ngoal)
-            hi = np.zeros(ngoal)
-            feasible = np.zeros(ngoal, dtype=bool)
-            for j in range(ngoal):
-                ks = [k for k in range(3 * m + 1) if matches(k / m, centres[ti, j], 2)]
-                feasible[j] = bool(ks)
-                if ks:
-                    lo[j], hi[j] = min(ks), max(ks)
-                else:
-                    lo[j] = hi[j] = round(centres[ti, j] * m)
-            # variables: x (patterns), z (goal off target, binary), d (absolute deviation)
-            nv = npat + 2 * ngoal
-            big = 3 * m
-            rows, lbs, ubs = [], [], []
-            a = np.zeros(nv)
-            a[:npat] = 1
-            rows.append(a)
-            lbs.append(m)
-            ubs.append(m)
-            for j in range(ngoal):
-                # P_j - d_j <= hi_j  and  P_j + d_j >= lo_j ; d_j <= big * z_j
-                r1 = np.zeros(nv)
-                r1[:npat] = pts[j]
-                r1[npat + ngoal + j] = -1
-                rows.append(r1)
-                lbs.append(-np.inf)
-                ubs.append(hi[j])
-                r2 = np.zeros(nv)
-                r2[:npat] = pts[j]
-                r2[npat + ngoal + j] = 1
-                rows.append(r2)
-                lbs.append(lo[j])
-                ubs.append(np.inf)
-                r3 = np.zeros(nv)
-                r3[npat + ngoal + j] = 1
-                r3[npat + j] = -big
-                rows.append(r3)
-                lbs.append(-np.inf)
-                ubs.append(0)
-            c = np.zeros(nv)
-            # minimise the within-type sum of squares (tight, well separated types, so that
-            # k-means finds this partition from any start), then the cells off target
-            c[:npat] = SEPARATION_COST * (dist[allowed, ti] - others[allowed])
-            c[npat : npat + ngoal] = 1000.0
-            c[npat + ngoal :] = 1000.0
-            upper = np.concatenate(
-                [np.full(npat, PATTERN_CAP or m), np.ones(ngoal), np.full(ngoal, big)]
-            )
-            res = milp(
-                c,
-                integrality=np.concatenate([np.ones(npat + ngoal), np.zeros(ngoal)]),
-                bounds=Bounds(np.zeros(nv), upper),
-                constraints=LinearConstraint(np.array(rows), lbs, ubs),
-            )
-            assert res.success, f"Table 1 rankings infeasible for {t}"
-            counts = np.rint(res.x[:npat]).astype(int)
-            chosen = np.repeat(allowed, counts)
+            m = sizes[ti]
+            chosen = np.repeat(np.arange(len(table1.PATTERNS)), counts[ti])
             self.rng.shuffle(chosen)
             for goal in GOALS:
                 self.col(t, f"ziele_{goal}")[:] = 0
             for i, pi in enumerate(chosen):
-                for rank, goal_idx in enumerate(patterns[pi], start=1):
+                for rank, goal_idx in enumerate(table1.PATTERNS[pi], start=1):
                     self.col(t, f"ziele_{GOALS[goal_idx]}")[i] = rank
-            got = points[chosen].sum(axis=0)
+            got = table1.POINTS[chosen].sum(axis=0)
             for j in range(len(GOALS)):
                 if not matches(got[j] / m, centres[ti, j], 2):
                     self.issues.append(
@@ -442,28 +376,11 @@ class Builder:
                             self.cb.typology_question.options[j].label_de,
                             TYPE_LABELS[t],
                             f"centre value is a fraction of 46, but Table 2 implies {m} "
-                            f"members; no point sum over {m} prints as the published value"
-                            if not feasible[j]
-                            else self._centre_reason(centres[ti], m),
+                            f"members; no point sum over {m} prints as the published value",
                             _fmt(centres[ti, j], 2),
                             _fmt(got[j] / m, 2),
                         )
                     )
-
-    @staticmethod
-    def _centre_reason(centre: np.ndarray, m: int) -> str:
-        half = 0.005 * m * len(centre)
-        if centre.sum() * m + half <= 6 * m + 1e-9:
-            return (
-                "complete rankings make every centre row sum to 6; the printed row sums to "
-                f"{centre.sum():.2f}, which no {m} complete rankings reach within rounding, so "
-                "at least one cell of the row is off; this is the nearest feasible set"
-            )
-        return (
-            "no set of complete rankings hits all ten printed cells while every row is clearly "
-            f"nearest to its own centre (margin {MARGIN} in squared distance, needed for blind "
-            "k-means to recover the types); nearest feasible set"
-        )
 
     # ------------------------------------------------------------------ Table 3: populations
     def populations(self, comp: dict[str, dict[str, int]]) -> None:

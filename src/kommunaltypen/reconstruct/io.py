@@ -44,14 +44,18 @@ def load_bundled(codebook: Codebook | None = None) -> pl.DataFrame:
 
 def intended_types(frame: pl.DataFrame, codebook: Codebook | None = None) -> list[str | None]:
     """Type id per row: the Table 1 centre nearest to the row's goal points (rows without a
-    complete ranking: None). In the reconstruction each typed row is strictly nearest to the
-    centre of the type it was built for."""
+    typable ranking: None). Typable: at least one goal ranked and the ranks present exactly
+    1..m (m <= 3). In the reconstruction each typed row is strictly nearest to the centre of
+    the type it was built for."""
     cb = codebook or default_codebook()
     q = cb.typology_question
-    ranks = frame.select(q.columns).to_numpy().astype(float)
-    complete = ~np.isnan(ranks).any(axis=1) & ((ranks > 0).sum(axis=1) == 3)
+    ranks = np.nan_to_num(frame.select(q.columns).to_numpy().astype(float))
+    m = (ranks > 0).sum(axis=1)
+    steps = np.arange(1, 4)
+    present = np.sort(np.where(ranks > 0, ranks, np.inf), axis=1)[:, :3]
+    expected = np.where(steps[None] <= m[:, None], steps[None], np.inf)
+    complete = (m >= 1) & (m <= 3) & (present == expected).all(axis=1)
     points = np.where(ranks > 0, 4 - ranks, 0)
-    points = np.nan_to_num(points)
     centres = np.array(
         [[figure(1, o.label_de, TYPE_LABELS[ty]).value for o in q.options] for ty in TYPES]
     )

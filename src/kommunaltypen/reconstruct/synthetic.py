@@ -54,7 +54,7 @@ def synthetic_sample(
     group: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """``n`` synthetic rows from ``base`` (the reconstruction); ``group`` labels each base row
-    (type id or "untyped"); default: rows with a complete goal ranking vs the rest."""
+    (type id or "untyped"); default: rows with a goal ranking vs the rest (no goal ranked)."""
     if n < 1:
         raise KommunaltypenError(t("reconstruct.bad_n", n=n))
     cb = codebook or default_codebook()

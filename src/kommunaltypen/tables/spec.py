@@ -277,7 +277,8 @@ def load_tables(
     except (OSError, UnicodeDecodeError) as exc:
         raise TableSpecError(t("tables.spec_unreadable", file=str(path), error=str(exc))) from exc
     try:
-        raw = yaml.safe_load(text)
+        # the C loader (libyaml) when available: same result as safe_load, ~8x faster
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise TableSpecError(t("tables.spec_yaml", file=str(path), error=str(exc))) from exc
     return parse_tables(raw, str(path), codebook)
