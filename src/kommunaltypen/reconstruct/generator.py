@@ -8,8 +8,9 @@ Tabellenanhang of Krellmann, Opiela, Groß, Weber (2020): *Digitale Kommune: Ein
 Outline (one *group* = one of the four types, or the 87 untyped municipalities):
 
 1. Table 2 gives the type × Kommunengruppe counts; Table 1 the goal rankings of the typed
-   rows (an integer program over the 720 ordered goal triples, restricted to triples clearly
-   nearest to their own type's centre, so that blind k-means recovers the intended types);
+   rows (one integer program over ordered goal triples, pairs and singles, with k-means
+   fixed-point constraints and cuts, so that blind k-means recovers the intended types with
+   the printed centres; see :mod:`kommunaltypen.reconstruct.table1`);
    Table 3 the populations (grouped medians over the codebook's population classes).
 2. Tables 4–16: for every printed cell the count ``k`` and base ``n`` are derived from the
    printed decimals (one base per question and group, the one that fits most of its rows, the

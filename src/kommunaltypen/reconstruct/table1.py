@@ -47,6 +47,9 @@ for _i, _p in enumerate(PATTERNS):
 MARGIN = 0.25
 #: how much worse (inertia) every known alternative partition must be.
 DELTA = 10.0
+#: secondary objective: "concentrate" (rows on the patterns nearest their centre) or
+#: "separate" (rows far from the other centres).
+OBJECTIVE = "concentrate"
 #: cap of the slack maximised over the cuts (keeps the program small and fast).
 SLACK_CAP = 30.0
 
@@ -72,12 +75,14 @@ def solve_counts(
     sizes: Sequence[int],
     cuts: Sequence[np.ndarray] = (),
     *,
-    margin: float = MARGIN,
-    delta: float = DELTA,
+    margin: float | None = None,
+    delta: float | None = None,
 ) -> np.ndarray:
     """Pattern counts (n_types, len(PATTERNS)) meeting the constraints of the module
     docstring; the slack of the weakest cut is maximised (up to ``SLACK_CAP``), then rows are
     kept far from the other centres."""
+    margin = MARGIN if margin is None else margin
+    delta = DELTA if delta is None else delta
     k = len(sizes)
     dist = ((POINTS[:, None, :] - centres[None]) ** 2).sum(axis=2)
     blocks = []
@@ -109,7 +114,13 @@ def solve_counts(
         ubs.append(np.inf)
     own = dist[pidx, tidx]
     nearest_other = np.array([np.delete(dist[p], t).min() for p, t in zip(pidx, tidx, strict=True)])
-    cost = np.append(0.001 * (own - nearest_other), -1.0)
+    if OBJECTIVE == "concentrate":
+        # concave in the distance to the own centre: with the sum of squared distances
+        # fixed by the centres, this puts most rows on the patterns nearest the centre
+        secondary = np.sqrt(own)
+    else:
+        secondary = own - nearest_other
+    cost = np.append(0.001 * secondary, -1.0)
     upper = np.append(np.asarray(sizes, dtype=float)[tidx], SLACK_CAP)
     res = milp(
         cost,
