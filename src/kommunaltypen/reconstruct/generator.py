@@ -358,7 +358,7 @@ class Builder:
         """Goal rankings of the typed rows (see :mod:`kommunaltypen.reconstruct.table1`)."""
         centres = self.table1_centres()
         sizes = [self.sizes[t] for t in TYPES]
-        counts = table1.solve_counts(centres, sizes, [np.array(a) for a in CUTS])
+        counts = table1.solve_counts(centres, sizes, [(d, np.array(a)) for d, a in CUTS])
         for ti, t in enumerate(TYPES):
             m = sizes[ti]
             chosen = np.repeat(np.arange(len(table1.PATTERNS)), counts[ti])

@@ -49,7 +49,7 @@ MARGIN = 0.25
 DELTA = 10.0
 #: secondary objective: "concentrate" (rows on the patterns nearest their centre) or
 #: "separate" (rows far from the other centres).
-OBJECTIVE = "concentrate"
+OBJECTIVE = "separate"
 #: cap of the slack maximised over the cuts (keeps the program small and fast).
 SLACK_CAP = 30.0
 
@@ -73,7 +73,7 @@ def point_bounds(centres: np.ndarray, sizes: Sequence[int]) -> tuple[np.ndarray,
 def solve_counts(
     centres: np.ndarray,
     sizes: Sequence[int],
-    cuts: Sequence[np.ndarray] = (),
+    cuts: Sequence[tuple[float, np.ndarray]] = (),
     *,
     margin: float | None = None,
     delta: float | None = None,
@@ -106,20 +106,17 @@ def solve_counts(
     pts = POINTS[pidx]
     # x·(min_k ‖p − A_k‖² − ‖p‖² + 2 c_t·p) − s ≥ Σ m_t ‖c_t‖² + delta
     base = -(pts**2).sum(axis=1) + 2 * (pts * centres[tidx]).sum(axis=1)
-    rhs = float((np.asarray(sizes) * (centres**2).sum(axis=1)).sum()) + delta
-    for a in cuts:
+    rhs = float((np.asarray(sizes) * (centres**2).sum(axis=1)).sum())
+    for cut_delta, a in cuts:
         lloyd = ((pts[:, None, :] - a[None]) ** 2).sum(axis=2).min(axis=1)
         rows.append(np.append(lloyd + base, -1.0))
-        lbs.append(rhs)
+        lbs.append(rhs + max(delta, cut_delta))
         ubs.append(np.inf)
     own = dist[pidx, tidx]
     nearest_other = np.array([np.delete(dist[p], t).min() for p, t in zip(pidx, tidx, strict=True)])
-    if OBJECTIVE == "concentrate":
-        # concave in the distance to the own centre: with the sum of squared distances
-        # fixed by the centres, this puts most rows on the patterns nearest the centre
-        secondary = np.sqrt(own)
-    else:
-        secondary = own - nearest_other
+    # "concentrate" is concave in the distance to the own centre: with the sum of squared
+    # distances fixed by the centres, it puts most rows on the patterns nearest the centre
+    secondary = np.sqrt(own) if OBJECTIVE == "concentrate" else own - nearest_other
     cost = np.append(0.001 * secondary, -1.0)
     upper = np.append(np.asarray(sizes, dtype=float)[tidx], SLACK_CAP)
     res = milp(
@@ -160,31 +157,69 @@ def alternatives(
     return sorted(found.items(), key=lambda kv: kv[0])
 
 
+def blind_fits(
+    x: np.ndarray,
+    labels: np.ndarray,
+    sklearn_seeds: Sequence[int],
+    typology_seeds: Sequence[int],
+    n_init: int = 100,
+) -> list[tuple[float, np.ndarray]]:
+    """Blind fits that miss the intended partition: scikit-learn ``KMeans(n_init=n_init)``
+    and :class:`kommunaltypen.typology.Typology` (default settings, ``n_init`` starts) with
+    the given seeds. Returns (inertia, centres) of each miss."""
+    from sklearn.cluster import KMeans
+
+    from kommunaltypen.typology import Typology
+
+    k = int(labels.max()) + 1
+    misses = []
+    for seed in sklearn_seeds:
+        km = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(x)
+        if len(set(zip(km.labels_, labels, strict=True))) != k:
+            misses.append((float(km.inertia_), km.cluster_centers_))
+    for seed in typology_seeds:
+        model = Typology(random_state=seed, n_init=n_init, n_bootstrap=0).fit(x)
+        if len(set(zip(np.asarray(model.labels_), labels, strict=True))) != k:
+            misses.append((float(model.inertia_), np.asarray(model.cluster_centers_)))
+    return misses
+
+
 def search_cuts(
     centres: np.ndarray,
     sizes: Sequence[int],
     *,
     n_starts: int = 400,
     per_round: int = 10,
-    max_rounds: int = 60,
+    max_rounds: int = 80,
+    sklearn_seeds: Sequence[int] = (),
+    typology_seeds: Sequence[int] = (),
     verbose: bool = False,
-) -> list[np.ndarray]:
-    """Cuts (alternative centre sets) until no k-means start finds a partition that is not
-    at least ``DELTA`` worse than the intended one."""
-    cuts: list[np.ndarray] = []
+) -> list[tuple[float, np.ndarray]]:
+    """Cuts ``(delta, centres)`` until no single k-means++ start finds a partition that is
+    not at least ``DELTA`` worse than the intended one, and (optional, with seeds given) the
+    blind fits of :func:`blind_fits` all find the intended partition (a partition such a
+    fit returns instead gets a cut with ``3·DELTA``). The shipped cuts come from the default
+    (no blind-fit stage); with the stage the search did not converge within 40 rounds."""
+    cuts: list[tuple[float, np.ndarray]] = []
     for rnd in range(max_rounds):
         x, labels = expand(solve_counts(centres, sizes, cuts))
         found = alternatives(x, labels, n_starts, DELTA)
         if verbose:
             best = found[0][0] if found else None
             print(f"round {rnd}: {len(cuts)} cuts, {len(found)} alternatives, best {best}")
-        if not found:
+        if found:
+            cuts.extend((DELTA, np.round(a, 4)) for _, a in found[:per_round])
+            continue
+        misses = blind_fits(x, labels, sklearn_seeds, typology_seeds)
+        if verbose:
+            print(f"round {rnd}: {len(misses)} blind fits miss the intended partition")
+        if not misses:
             return cuts
-        cuts.extend(np.round(a, 4) for _, a in found[:per_round])
+        cuts.extend((3 * DELTA, np.round(a, 4)) for _, a in misses)
     raise RuntimeError("search_cuts: no cut set found within max_rounds")
 
 
-def format_cuts(cuts: Sequence[np.ndarray]) -> str:
+def format_cuts(cuts: Sequence[tuple[float, np.ndarray]]) -> str:
     """Source of :mod:`kommunaltypen.reconstruct.kmeans_cuts` for ``cuts``."""
     lines = [
         '"""K-means cuts of the Table 1 program (see ``table1.py``).',
@@ -192,12 +227,13 @@ def format_cuts(cuts: Sequence[np.ndarray]) -> str:
         "Generated by ``python -m kommunaltypen.reconstruct --search-cuts``; do not edit.",
         '"""',
         "",
-        "CUTS: list[list[list[float]]] = [",
+        "#: (delta, centres of an alternative partition)",
+        "CUTS: list[tuple[float, list[list[float]]]] = [",
     ]
-    for a in cuts:
-        lines.append("    [")
+    for delta, a in cuts:
+        lines.append(f"    (\n        {delta:.1f},\n        [")
         for row in a:
-            lines.append("        [" + ", ".join(f"{v:.4f}" for v in row) + "],")
-        lines.append("    ],")
+            lines.append("            [" + ", ".join(f"{v:.4f}" for v in row) + "],")
+        lines.append("        ],\n    ),")
     lines.append("]")
     return "\n".join(lines) + "\n"
