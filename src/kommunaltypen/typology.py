@@ -919,7 +919,7 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
     def __init__(
         self,
         n_clusters: int = 4,
-        n_init: int = 100,
+        n_init: int = 1000,
         init: str = "k-means++",
         max_iter: int = 300,
         random_state: int | None = 0,

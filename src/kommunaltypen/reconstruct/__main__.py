@@ -11,6 +11,13 @@ from kommunaltypen.reconstruct.io import write_frame, write_issues
 from kommunaltypen.reconstruct.table1 import format_cuts, search_cuts
 
 
+def bundled_model(frame):
+    """The default Typology (seed 0) fitted on ``frame``: what ``data/model.json`` holds."""
+    from kommunaltypen.typology import Typology
+
+    return Typology(random_state=0, n_bootstrap=0).fit(frame)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m kommunaltypen.reconstruct")
     parser.add_argument("--out", help="CSV file for the 412 rows")
@@ -23,6 +30,11 @@ def main(argv: list[str] | None = None) -> None:
         "--inconsistencies",
         help="CSV file for the inconsistent cells "
         "(default: study_inconsistencies.csv next to the package data)",
+    )
+    parser.add_argument(
+        "--model",
+        help="also fit the default Typology on the generated rows and save it here "
+        "(the shipped data/model.json used by `classify` without --model)",
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     args = parser.parse_args(argv)
@@ -42,6 +54,8 @@ def main(argv: list[str] | None = None) -> None:
         "study_inconsistencies.csv"
     )
     write_issues(result.issues, issues)
+    if args.model:
+        print(f"{bundled_model(result.frame).save(args.model)}: fitted default model")
     print(
         f"{out}: {result.frame.height} rows; {len(result.issues)} inconsistent cells -> "
         f"{issues} ({time.perf_counter() - start:.1f} s)"
