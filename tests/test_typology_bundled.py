@@ -21,9 +21,7 @@ def test_default_fit_recovers_the_intended_types(bundled, seed):
     df, intended = bundled
     model = Typology(random_state=seed, n_bootstrap=0).fit(df)
     assert list(model.type_ids_) == STUDY_ORDER
-    got = np.array(
-        [model.type_ids_[k] if k >= 0 else None for k in model.labels_], dtype=object
-    )
+    got = np.array([model.type_ids_[k] if k >= 0 else None for k in model.labels_], dtype=object)
     assert (got == intended).all()
 
 

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as exc:  # noqa: BLE001 - last line of defence, no traceback for users
+    except Exception as exc:  # last line of defence: no traceback for users
         if debug:
             err_console.print_exception()
         err_console.print(
