@@ -6,7 +6,7 @@ import sys
 import pytest
 import typer
 
-from kommunaltypen import cli, i18n
+from kommunaltypen import cli
 from kommunaltypen.errors import InputFileError
 
 
@@ -19,12 +19,6 @@ def _app_with(fn):
 
     app.command("boom")(fn)
     return app
-
-
-@pytest.fixture(autouse=True)
-def _reset_lang():
-    yield
-    i18n.set_lang("de")
 
 
 def test_user_error_is_one_message_and_exit_code_2(monkeypatch, capsys):

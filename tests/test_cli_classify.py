@@ -7,24 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from kommunaltypen import cli, i18n
+from cli_helpers import run_cli
 from kommunaltypen.typology import Typology, simulate_rankings, study_centers
 
 
-@pytest.fixture(autouse=True)
-def _reset_lang():
-    yield
-    i18n.set_lang("de")
-
-
 def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        cli.main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *args, fold_err=False)
 
 
 def as_json(capsys, *args: str) -> dict:

@@ -9,26 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from kommunaltypen import cli, i18n
+from cli_helpers import run_cli
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 SAMPLE = Path(__file__).resolve().parents[1] / "src/kommunaltypen/data/sample/beispiel_klein.csv"
 
 
-@pytest.fixture(autouse=True)
-def _reset_lang():
-    yield
-    i18n.set_lang("de")
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        cli.main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, " ".join(out.err.split())  # rich wraps long messages
+run = run_cli
 
 
 def test_validate_sample_prints_german_summary_and_exits_0(capsys):

@@ -9,7 +9,7 @@ import json
 import openpyxl
 import pytest
 
-from kommunaltypen import cli, i18n
+from cli_helpers import run_cli
 from kommunaltypen.cli.codebook_cmd import column_docs, write_template
 from kommunaltypen.codebook import default_codebook
 from kommunaltypen.errors import InputFileError
@@ -17,20 +17,7 @@ from kommunaltypen.errors import InputFileError
 CB = default_codebook()
 
 
-@pytest.fixture(autouse=True)
-def _reset_lang():
-    yield
-    i18n.set_lang("de")
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        cli.main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, " ".join(out.err.split())  # rich wraps long messages
+run = run_cli
 
 
 def test_codebook_covers_what_the_study_reports():
