@@ -24,18 +24,8 @@ from kommunaltypen.codebook import default_codebook
 
 TYPES = ("bedaechtige", "optimierer", "serviceorientierte", "community_manager")
 TYPE_LABELS = ("Bedächtige", "Optimierer", "Serviceorientierte", "Community Manager")
-GOALS = (
-    "rechtliche_vorgaben",
-    "foerdermittel",
-    "effizienz",
-    "leistungsangebot",
-    "buergernaehe",
-    "attraktivitaet",
-    "daseinsvorsorge",
-    "wirtschaft",
-    "zivilgesellschaft",
-    "innovation",
-)
+#: goal option ids in codebook order (the typology's feature order)
+GOALS = tuple(o.id for o in default_codebook().typology_question.options)
 # Study Table 1 centres (ÖFIT/KGSt 2020, transcribed figures), used to generate the synthetic
 # rankings and to name the fitted clusters.
 STUDY_CENTRES = np.array(

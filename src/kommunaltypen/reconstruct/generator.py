@@ -50,18 +50,8 @@ MIN_BASE = 0.75
 #: Table 12's printed shares imply low bases (e.g. 37–42 of 47 Bedächtige answered).
 LOW_BASE = 0.6
 
-GOALS = (
-    "rechtliche_vorgaben",
-    "foerdermittel",
-    "effizienz",
-    "leistungsangebot",
-    "buergernaehe",
-    "attraktivitaet",
-    "daseinsvorsorge",
-    "wirtschaft",
-    "zivilgesellschaft",
-    "innovation",
-)
+#: goal option ids in codebook order (the typology's feature order)
+GOALS = tuple(o.id for o in default_codebook().typology_question.options)
 KREISE, STAEDTE, GEMEINDEN = "kreise", "staedte", "gemeinden"
 T2_COLUMNS = {KREISE: "... Kreise", STAEDTE: "... Städte", GEMEINDEN: "... Gemeinden"}
 #: Kommunenart codes of the untyped municipalities (not published; plausible mix).
