@@ -166,9 +166,27 @@ def test_mean_and_mean_count() -> None:
     assert (a.n, a.value) == (2, 1.5)
     g = cell(res, "Grad", "Community Manager")
     assert (g.n, g.value) == (2, 1.5)
-    # t interval of the mean
+    # t interval of the mean, clipped to the scale the codebook declares (0..3): with n = 2
+    # the raw interval reaches far past both ends
     half = st.t.ppf(0.975, 1) * np.std([3, 0], ddof=1) / np.sqrt(2)
-    assert g.ci_low == pytest.approx(1.5 - half) and g.ci_high == pytest.approx(1.5 + half)
+    assert 1.5 - half < 0 and 1.5 + half > 3
+    assert (g.ci_low, g.ci_high) == (0.0, 3.0)
+    # the mean number of ticked options is bounded by 0..len(cols)
+    assert (a.ci_low, a.ci_high) == (0.0, float(len(cols)))
+
+
+def test_mean_interval_inside_the_scale_is_the_plain_t_interval() -> None:
+    values = [1, 2, 2, 1, 2, 1, 2, 2]
+    records = [{"datenbestandsaufnahme": v} for v in values]
+    (res,) = run(
+        records,
+        [C] * len(values),
+        table("types", {"label_de": "Grad", "measure": "mean", "column": "datenbestandsaufnahme"}),
+    )
+    g = cell(res, "Grad", "Community Manager")
+    half = st.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values))
+    assert g.ci_low == pytest.approx(np.mean(values) - half)
+    assert g.ci_high == pytest.approx(np.mean(values) + half)
 
 
 def test_mean_count_with_values() -> None:

@@ -413,7 +413,28 @@ def _cell_from(
         var = max((q - s * s / n) / (n - 1), 0.0)
         half = float(special.stdtrit(n - 1, 0.975)) * math.sqrt(var / n)  # t.ppf
         lo, hi = (mean - half) * scale, (mean + half) * scale
+        bounds = _value_bounds(row, codebook)
+        if bounds is not None:  # a t interval may reach past what the measure can take
+            lo, hi = max(lo, bounds[0] * scale), min(hi, bounds[1] * scale)
     return Cell(column, mean * scale, n, None, lo, hi)
+
+
+def _value_bounds(row: RowSpec, codebook: Codebook) -> tuple[float, float] | None:
+    """The range a mean-type cell can take, when the codebook fixes it."""
+    if row.column is not None and row.column not in codebook.columns:
+        return None
+    if row.measure == "centre" and row.column:
+        question, _ = codebook.column_owner(row.column)
+        return 0.0, float(question.max_rank or 0)
+    if row.measure == "mean_count" and row.columns:
+        return 0.0, float(len(row.columns))
+    if row.measure == "mean" and row.column:
+        question, _ = codebook.column_owner(row.column)
+        if question.kind == "percentage":
+            return 0.0, 100.0
+        if question.min is not None and question.max is not None:
+            return float(question.min), float(question.max)
+    return None
 
 
 def _row_test(
