@@ -39,7 +39,7 @@ import yaml
 from scipy.optimize import linear_sum_assignment
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from kommunaltypen.codebook import Codebook, Question, default_codebook
 from kommunaltypen.errors import TypologyError
@@ -705,6 +705,13 @@ def _ward_centers(X: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
     return cent[alive]
 
 
+@cache
+def _blas_controller() -> ThreadpoolController:
+    """One controller for the process: building one scans the loaded libraries (~2 ms),
+    which is most of the cost of a small batch."""
+    return ThreadpoolController()
+
+
 def weighted_kmeans(
     X: np.ndarray,
     W: np.ndarray,
@@ -733,7 +740,7 @@ def weighted_kmeans(
     C0 = np.concatenate(inits, axis=1)  # (b, r, k, d)
     r = C0.shape[1]
     # the matrix products have an inner dimension of d or u (small): threads only cost time
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas_controller().limit(limits=1, user_api="blas"):
         C, labels, inertia = _lloyd(
             X,
             np.repeat(W, r, axis=0),
