@@ -100,25 +100,19 @@ def _read(
     for n_rows in (10_000, None):
         for _ in range(_MAX_RETRIES):
             try:
-                return attempt(n_rows) if n_rows is None else _sample_ok(attempt(n_rows))
+                frame = attempt(n_rows)
             except pl.exceptions.ComputeError as exc:
                 hit = _PARSE_ERROR.search(str(exc))
                 if not typed or hit is None or hit.group(1) not in typed:
                     raise
                 del typed[hit.group(1)]  # read that column as text
-            except _SampleOk:
-                break
+                continue
+            if n_rows is None:
+                return frame
+            break  # the sample parses: go on to the full read
         else:
             typed = {}
     return attempt(None)
-
-
-class _SampleOk(Exception):
-    pass
-
-
-def _sample_ok(_: pl.DataFrame) -> pl.DataFrame:
-    raise _SampleOk
 
 
 def read_csv(
