@@ -563,59 +563,96 @@ def _sq_dist(X: np.ndarray, C: np.ndarray) -> np.ndarray:
     return np.maximum(d2, 0.0)
 
 
+def _cumsum_rows(A: np.ndarray) -> np.ndarray:
+    """Running sums down the rows of A (u, m), as ``np.cumsum(A, axis=0)``: one vector add per
+    row runs many times faster than numpy's accumulate for a few hundred short rows, and as
+    the same sequential sum it never decreases for non-negative A."""
+    out = np.empty_like(A)
+    out[0] = A[0]
+    for j in range(1, len(A)):
+        np.add(out[j - 1], A[j], out=out[j])
+    return out
+
+
 def _kmeanspp(X: np.ndarray, W: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """Weighted greedy k-means++ seeding for a batch: W (m, u) -> centres (m, k, d).
 
     As scikit-learn's ``KMeans``: the first centre is drawn proportional to the weights; each
     further centre is the best (lowest potential) of ``2 + int(ln k)`` candidates drawn
-    proportional to weight times squared distance to the nearest centre so far."""
+    proportional to weight times squared distance to the nearest centre so far. The batch is
+    held point-major (u, m), so that every reduction over the points adds whole rows."""
     m, u = W.shape
     n_trials = 2 + int(math.log(k)) if k > 1 else 1
     sq = ((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=2)  # (u, u), u <= a few hundred
+    WT = np.ascontiguousarray(W.T)  # (u, m)
+    count_dtype = np.uint8 if u < 256 else np.uint16 if u < 65536 else np.int64
 
     def draw(prob: np.ndarray, size: int) -> np.ndarray:
-        cum = np.cumsum(prob, axis=1)
-        total = cum[:, -1]
+        """``size`` draws per run from prob (u, m): point indices (size, m)."""
+        cum = _cumsum_rows(prob)
+        total = cum[-1]
         fallback = total <= 0  # no mass left: pick any positive-weight point
         if fallback.any():
-            cum[fallback] = np.cumsum(W[fallback] > 0, axis=1)
-            total = cum[:, -1]
-        r = rng.random((m, size)) * total[:, None]
-        idx = (cum[:, None, :] <= r[:, :, None]).sum(axis=2)
-        return np.minimum(idx, u - 1)
+            cum[:, fallback] = _cumsum_rows((WT[:, fallback] > 0).astype(cum.dtype))
+            total = cum[-1]
+        r = rng.random((size, m)) * total
+        below = cum[None, :, :] <= r[:, None, :]  # (size, u, m)
+        idx = below.view(np.uint8).sum(axis=1, dtype=count_dtype)
+        return np.minimum(idx, u - 1).astype(np.int64)
 
-    rows = np.arange(m)
-    idx = draw(W, 1)[:, 0]
-    chosen = np.empty((m, k), dtype=np.int64)
-    chosen[:, 0] = idx
-    closest = sq[idx]  # (m, u)
+    cols = np.arange(m)
+    idx = draw(WT, 1)[0]
+    chosen = np.empty((k, m), dtype=np.int64)
+    chosen[0] = idx
+    closest = sq[:, idx]  # (u, m)
     for j in range(1, k):
-        cand = draw(W * closest, n_trials)  # (m, t)
-        new_closest = np.minimum(closest[:, None, :], sq[cand])  # (m, t, u)
-        potential = (new_closest * W[:, None, :]).sum(axis=2)
-        best = potential.argmin(axis=1)
-        chosen[:, j] = cand[rows, best]
-        closest = new_closest[rows, best]
-    return X[chosen]
+        cand = draw(WT * closest, n_trials)  # (t, m)
+        new_closest = sq[:, cand]  # (u, t, m)
+        np.minimum(new_closest, closest[:, None, :], out=new_closest)
+        potential = np.einsum("utm,um->tm", new_closest, WT)
+        best = potential.argmin(axis=0)
+        chosen[j] = cand[best, cols]
+        closest = new_closest[:, best, cols]
+    return X[chosen.T]
+
+
+def _nearest(dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First nearest centre for distances laid out centre-major, dist (k, a, u): labels (a, u)
+    and the smallest value (a, u). Each ``dist[j]`` is contiguous, so the k-1 comparisons run
+    as flat vector operations; a strictly smaller value is needed to move on, so ties go to
+    the lower centre, as ``argmin``."""
+    k = dist.shape[0]
+    dtype = np.int8 if k < 128 else np.int64
+    best = dist[0].copy()
+    lab = np.zeros(best.shape, dtype=dtype)
+    step = np.empty(best.shape, dtype=dtype)
+    for j in range(1, k):  # arithmetic instead of masked writes, which are much slower
+        closer = dist[j] < best
+        np.subtract(dtype(j), lab, out=step)
+        step *= closer
+        lab += step
+        np.minimum(best, dist[j], out=best)
+    return lab, best
 
 
 def _assign(X: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Nearest centre of each point for batched centres C (a, k, d): labels (a, u) and the
-    squared distance minus ``||x||²`` (a, u).
+    squared distance minus ``||x||²`` (a, u)."""
+    return _assign_km(_aug_points(X), np.ascontiguousarray(C.transpose(1, 0, 2)))
 
-    One matrix product for the whole batch, laid out (a, k, u) so that the comparison over
-    the few centres runs on contiguous rows."""
-    a, k, d = C.shape
-    c2 = np.einsum("akd,akd->ak", C, C)
-    # one product gives ||c||² - 2 x·c: centres augmented by ||c||², points by a column of 1
-    c_aug = np.concatenate([C.reshape(a * k, d), c2.reshape(a * k, 1)], axis=1)
-    x_aug = np.concatenate([-2.0 * X.T, np.ones((1, X.shape[0]), dtype=X.dtype)], axis=0)
-    dist = (c_aug @ x_aug).reshape(a, k, -1)
-    best = np.minimum.reduce(dist, axis=1)
-    lab = np.full(best.shape, k - 1, dtype=np.int8 if k < 128 else np.int64)
-    for j in range(k - 2, -1, -1):  # the first nearest centre wins ties, as argmin
-        np.copyto(lab, j, where=dist[:, j] == best, casting="unsafe")
-    return lab, best
+
+def _aug_points(X: np.ndarray) -> np.ndarray:
+    """Points as (d + 1, u): ``-2 xᵀ`` over a row of ones, so that centres augmented by
+    ``||c||²`` give ``||c||² - 2 x·c`` in one product."""
+    return np.concatenate([-2.0 * X.T, np.ones((1, X.shape[0]), dtype=X.dtype)], axis=0)
+
+
+def _assign_km(x_aug: np.ndarray, Ck: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """As ``_assign`` for centre-major centres Ck (k, a, d) and augmented points (d + 1, u)."""
+    k, a, d = Ck.shape
+    c2 = np.einsum("kad,kad->ka", Ck, Ck)
+    c_aug = np.concatenate([Ck, c2[:, :, None]], axis=2).reshape(k * a, d + 1)
+    return _nearest((c_aug @ x_aug).reshape(k, a, -1))
 
 
 def _lloyd(
@@ -623,53 +660,53 @@ def _lloyd(
     W: np.ndarray,
     C: np.ndarray,
     max_iter: int,
-    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Batched weighted Lloyd iterations until the assignment no longer changes.
 
     X (u, d), W (m, u), C (m, k, d) -> centres (m, k, d), labels (m, u), inertia (m,);
-    the iterations per run are left in ``_lloyd.last_n_iter``. Only runs whose assignment
-    still changes are iterated (the batch is compacted as runs finish). With ``groups`` (m,)
-    (runs of the same weights share a group), a run that reaches the same assignment as an
-    earlier run of its group is a duplicate and is frozen: from there it would repeat that
-    run exactly, and its frozen inertia is never below the one the other run ends with, so the
-    best run per group is unchanged."""
+    the iterations per run are left in ``_lloyd.last_n_iter``. The batch is held centre-major
+    (k, a, ...), so that every per-centre slice is contiguous, and it is compacted as runs
+    finish: a run whose assignment did not change is done (its centres are the means of that
+    assignment already), and only the others are updated."""
     m, u = W.shape
     k, d = C.shape[1], C.shape[2]
-    C = C.copy()
-    ks = np.arange(k)[None, :, None]
-    probe = np.random.default_rng(12345).integers(1, 2**61, size=u, dtype=np.int64)
+    x_aug = _aug_points(X)
+    x_one = np.concatenate([X, np.ones((u, 1), dtype=X.dtype)], axis=1)  # sums and mass at once
+    C_out = np.array(C, copy=True)
+    lab_out = np.empty((m, u), dtype=np.int64)
+    best_out = np.empty((m, u), dtype=np.result_type(X, C))
     n_iter = np.zeros(m, dtype=np.int64)
-    idx = np.arange(m)  # runs still iterating (compact batch below)
-    Cc, Wc = C, W
-    Lc = np.full((m, u), -1, dtype=np.int64)
-    for _ in range(max_iter):
-        n_iter[idx] += 1
-        lab, _ = _assign(X, Cc)
-        onehot = (lab[:, None, :] == ks) * Wc[:, None, :]  # (a, k, u)
-        mass = onehot.sum(axis=2)  # (a, k)
-        sums = (onehot.reshape(-1, u) @ X).reshape(len(idx), k, d)
-        empty = mass <= 0
-        Cc = np.where(empty[:, :, None], Cc, sums / np.where(empty, 1.0, mass)[:, :, None])
-        keep = (lab != Lc).any(axis=1)
-        if groups is not None and keep.sum() > 1:
-            key = (lab * probe).sum(axis=1) ^ (groups[idx] * np.int64(0x9E3779B97F4A7C15 - 2**64))
-            _, first = np.unique(key, return_index=True)
-            unique = np.zeros(len(idx), dtype=bool)
-            unique[first] = True
-            keep &= unique
-        C[idx] = Cc
-        if keep.all():
-            Lc = lab
-            continue
-        idx, Cc, Wc, Lc = idx[keep], Cc[keep], Wc[keep], lab[keep]
-        if not len(idx):
+    idx = np.arange(m)  # runs still iterating
+    Ck = np.ascontiguousarray(C.transpose(1, 0, 2))  # (k, a, d)
+    Wc = W
+    Lc = np.full((m, u), -1, dtype=np.int8)
+    for it in range(max_iter + 1):
+        lab, best = _assign_km(x_aug, Ck)
+        if it == max_iter:  # out of iterations: the assignment to the last centres stands
+            done = np.ones(len(idx), dtype=bool)
+        else:
+            n_iter[idx] += 1
+            done = ~(lab != Lc).any(axis=1)
+        if done.any():
+            fin = idx[done]
+            lab_out[fin], best_out[fin] = lab[done], best[done]
+            C_out[fin] = Ck[:, done].transpose(1, 0, 2)
+        if done.all():
             break
-    labels, best = _assign(X, C)
+        if done.any():
+            go = ~done
+            idx, Ck, Wc, lab = idx[go], Ck[:, go], Wc[go], lab[go]
+        Lc = lab
+        # update: weighted sums and mass of each centre's points in one product
+        Wk = (lab[None] == np.arange(k, dtype=lab.dtype)[:, None, None]) * Wc[None]
+        S = (Wk.reshape(k * len(idx), u) @ x_one).reshape(k, len(idx), d + 1)
+        # an empty centre stays where it is: its sums are 0, so S / (0 + 1) + C = C
+        empty = (S[:, :, d:] <= 0).astype(S.dtype)
+        Ck = S[:, :, :d] / (S[:, :, d:] + empty) + empty * Ck
     x2 = np.einsum("ud,ud->u", X, X)
-    inertia = (np.maximum(best + x2[None, :], 0.0) * W).sum(axis=1)
+    inertia = (np.maximum(best_out + x2[None, :], 0.0) * W).sum(axis=1)
     _lloyd.last_n_iter = n_iter  # type: ignore[attr-defined]
-    return C, labels, inertia
+    return C_out, lab_out, inertia
 
 
 def _ward_centers(X: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
@@ -746,7 +783,6 @@ def weighted_kmeans(
             np.repeat(W, r, axis=0),
             C0.reshape(b * r, k, -1),
             max_iter,
-            np.repeat(np.arange(b), r),
         )
     inertia = inertia.reshape(b, r)
     best = inertia.argmin(axis=1)
