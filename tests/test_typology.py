@@ -16,7 +16,11 @@ from kommunaltypen.errors import KommunaltypenError, TypologyError
 from kommunaltypen.typology import (
     Typology,
     TypologyDataError,
+    _assign,
     _calinski_harabasz,
+    _cumsum_rows,
+    _kmeanspp,
+    _lloyd,
     _weighted_silhouette,
     bootstrap_agreement,
     choose_k,
@@ -189,6 +193,66 @@ def test_weighted_kmeans_equals_sklearn_on_expanded_rows():
     assert inertia[0] <= km.inertia_ * (1 + 1e-9)
     assert adjusted_rand_score(km.labels_, labels[0][inverse]) > 0.99
     assert 1 <= n_best[0] <= 50
+
+
+def test_nearest_centre_breaks_ties_like_argmin():
+    """Integer points and centres give many exact ties; the first nearest centre must win."""
+    rng = np.random.default_rng(3)
+    X = rng.integers(0, 3, size=(40, 5)).astype(float)
+    C = rng.integers(0, 3, size=(30, 6, 5)).astype(float)
+    labels, best = _assign(X, C)
+    d2 = ((X[None, :, None, :] - C[:, None, :, :]) ** 2).sum(axis=3)  # (a, u, k)
+    assert (d2 == d2.min(axis=2, keepdims=True)).sum(axis=2).max() > 1  # ties do occur
+    np.testing.assert_array_equal(labels, d2.argmin(axis=2))
+    np.testing.assert_allclose(best + (X**2).sum(axis=1)[None], d2.min(axis=2), atol=1e-9)
+
+
+def test_cumsum_rows_equals_numpy():
+    A = np.random.default_rng(4).random((57, 9)).astype(np.float32)
+    np.testing.assert_allclose(_cumsum_rows(A), np.cumsum(A, axis=0), rtol=1e-6)
+    assert (np.diff(_cumsum_rows(A), axis=0) >= 0).all()
+
+
+def test_kmeanspp_seeds_are_distinct_drawn_points():
+    """Seeds are points with positive weight in that run, and k distinct ones while there are
+    at least k such points (no mass left falls back to any unchosen positive-weight point)."""
+    rng = np.random.default_rng(5)
+    X = simulate_rankings(study_centers()[1], STUDY_SIZES, rng)
+    patterns, counts, _, _ = count_patterns(X)
+    W = rng.multinomial(40, counts / counts.sum(), size=300).astype(float)  # many zero weights
+    C = _kmeanspp(patterns, W, 4, np.random.default_rng(6))
+    hit = (C[:, :, None, :] == patterns[None, None, :, :]).all(axis=3)  # (m, k, u)
+    assert (hit.sum(axis=2) >= 1).all()
+    seed_idx = hit.argmax(axis=2)
+    assert (np.take_along_axis(W, seed_idx, axis=1) > 0).all()
+    distinct = np.array([len(set(r)) for r in seed_idx])
+    assert ((distinct == 4) | ((W > 0).sum(axis=1) < 4)).all()
+
+
+def test_lloyd_converges_to_a_fixed_point_and_keeps_empty_centres():
+    rng = np.random.default_rng(7)
+    X = simulate_rankings(study_centers()[1], STUDY_SIZES, rng)
+    patterns, _, weights, _ = count_patterns(X)
+    starts = _kmeanspp(patterns, np.repeat(weights[None], 20, axis=0), 4, rng)
+    far = np.full((1, 4, patterns.shape[1]), 50.0)  # three centres far away get no points
+    far[0, 0] = patterns.mean(axis=0)
+    C, labels, inertia = _lloyd(
+        patterns, np.repeat(weights[None], 21, axis=0), np.concatenate([starts, far]), 300
+    )
+    for c, lab, val in zip(C[:20], labels[:20], inertia[:20], strict=True):
+        again, best = _assign(patterns, c[None])
+        np.testing.assert_array_equal(again[0], lab)  # a fixed point: no label would move
+        for j in range(4):  # every centre is the weighted mean of its points
+            sel = lab == j
+            if weights[sel].sum() > 0:
+                np.testing.assert_allclose(
+                    c[j],
+                    (weights[sel, None] * patterns[sel]).sum(0) / weights[sel].sum(),
+                    atol=1e-9,
+                )
+        assert val == pytest.approx(((patterns - c[lab]) ** 2).sum(axis=1) @ weights)
+    np.testing.assert_array_equal(C[20, 1:], far[0, 1:])
+    assert (labels[20] == 0).all()
 
 
 def test_silhouette_and_ch_equal_row_level_sklearn():
