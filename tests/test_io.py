@@ -133,6 +133,45 @@ def test_write_then_read_round_trip(tmp_path, fmt):
     assert dict(data.schema) == canonical_schema()
 
 
+def _with_item_nonresponse() -> pl.DataFrame:
+    """Canonical data with item non-response: single option cells null in answered rows."""
+    from kommunaltypen.codebook import default_codebook
+
+    cb = default_codebook()
+    df = random_canonical(8, seed=4, missing_share=0.0)
+    dn, zi = cb.question("datennutzung").columns, cb.question("ziele").columns
+    nulls = {c: [3] for c in dn}  # row 3 did not answer at all: stays empty
+    nulls |= {dn[0]: [0, 1, 3], dn[1]: [1, 3], zi[0]: [2], zi[1]: [2]}
+    return df.with_columns(df.get_column(c).scatter(rows, None) for c, rows in nulls.items())
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "sav"])
+def test_round_trip_keeps_item_nonresponse(tmp_path, fmt):
+    df = _with_item_nonresponse()
+    path = write_data(df, tmp_path / f"daten.{fmt}")
+    data, report = validate_file(path)
+    assert report.rows_rejected == 0 and report.errors == []
+    assert_frame_equal(data, df)
+    col = "datennutzung_personaleinsatz"
+    kept = df.get_column(col)[2]
+    assert kept is not None
+    assert data.get_column(col).to_list()[:4] == [None, None, kept, None]
+    # on disk: -9 (no answer) in the answered rows, empty where the question was not answered
+    raw, _ = read_data(path)
+    assert raw.get_column(col).cast(pl.Float64).to_list()[:4] == [-9, -9, kept, None]
+
+
+def test_sav_reader_keeps_codebook_missing_codes_other_user_missing_become_null(tmp_path):
+    df = _with_item_nonresponse().with_columns(pl.lit(None, pl.Int64).alias("kommunenart"))
+    path = write_data(df, tmp_path / "d.sav")
+    raw, meta = read_data(path)
+    assert sorted(meta.user_missing["datennutzung_personaleinsatz"]) == [-9.0, -8.0, -1.0]
+    assert raw.get_column("datennutzung_personaleinsatz").to_list()[:2] == [-9.0, -9.0]
+    assert raw.get_column("kommunenart").null_count() == df.height  # system-missing
+    raw, _ = read_data(path, missing_codes=[-1, -8])  # -9 is no code here: user-missing
+    assert raw.get_column("datennutzung_personaleinsatz").to_list()[:2] == [None, None]
+
+
 def test_write_unknown_format(tmp_path):
     with pytest.raises(InputFileError, match="json"):
         write_data(random_canonical(2), tmp_path / "x.json")
@@ -193,6 +232,13 @@ def test_spss_user_missing_values_and_ranges_are_honoured():
     )[0]
     declared = [v for v in raw["mynum"].tolist() if v == v and (2000 <= v <= 3000 or v == -1)]
     assert declared, "the sample must contain user-missing values"
+    assert -1 in declared
+    # declared user-missing values become null — except the codebook's missing codes (-1 here),
+    # which keep their value for the validator (item non-response in option columns)
+    got = df.get_column("mynum").to_list()
+    assert all(v is None or not 2000 <= v <= 3000 for v in got)
+    assert got.count(-1.0) == declared.count(-1.0)
+    df, _ = read_data(_spss("Roche__test_data_basic_sample_missing.sav"), missing_codes=())
     assert all(v is None or not (2000 <= v <= 3000 or v == -1) for v in df.get_column("mynum"))
 
 

@@ -61,7 +61,11 @@ def _typable(ranks: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def data() -> pd.DataFrame:
-    frame = load_bundled()
+    from kommunaltypen.reconstruct import bundled_data_path
+    from kommunaltypen.validate import validate_file
+
+    # canonical data: the file's "keine Angabe" codes (item non-response) become null
+    frame, _ = validate_file(bundled_data_path())
     df = (
         pd.DataFrame({c: frame[c].to_list() for c in frame.columns})
         .astype({c: "float64" for c in frame.columns if c not in ("kommune_id", "name")})
@@ -115,7 +119,7 @@ def _row_values(df: pd.DataFrame, row: dict) -> pd.Series:
     elif m == "mean":
         base &= df[row["column"]].notna()
         x = df[row["column"]]
-    elif m == "mean_count":
+    elif m in ("mean_count", "share_sum"):
         cols = row["columns"]
         base &= df[cols].notna().any(axis=1)
         x = df[cols].isin(row.get("values", [1])).sum(axis=1).astype(float)
@@ -179,7 +183,13 @@ def computed_cells(df: pd.DataFrame) -> dict[tuple[int, str, str, str], float]:
             part = row.get("part", "")
             for col, mask in _columns(df, table["columns"]).items():
                 sel = x[mask]
-                if row["measure"] == "grouped_median":
+                if row["measure"] == "share_sum":  # each column's share over its own base
+                    where = x.notna()  # _row_values: the row's conditions; here any column
+                    value = sum(
+                        df.loc[mask & where & df[c].notna(), c].isin(row.get("values", [1])).mean()
+                        for c in row["columns"]
+                    )
+                elif row["measure"] == "grouped_median":
                     # Table 3: rows are types (see docs/tables.md, "Requested measures")
                     sel = sel[df.loc[mask, "__type"] == TYPES[LABELS.index(label)]]
                     value = _grouped_median(sel)

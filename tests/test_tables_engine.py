@@ -203,6 +203,34 @@ def test_mean_count_with_values() -> None:
     assert cell(res, "Top2", "Optimierer").value == 1.0
 
 
+def test_share_sum_gives_each_option_its_own_base() -> None:
+    """The study's "Summe der Anknüpfungspunkte" is the sum of per-option shares: an option
+    left unanswered (null) leaves that option's base only, unlike mean_count."""
+    cols = ["anknuepfung_gesamtstrategie", "anknuepfung_it_strategie"]
+    records = [
+        {cols[0]: 1, cols[1]: 1},
+        {cols[0]: 1, cols[1]: None},  # it_strategie unanswered
+        {cols[0]: 0, cols[1]: 0},
+        {cols[0]: None, cols[1]: None},  # question unanswered
+    ]
+    (res,) = run(
+        records,
+        [S] * 4,
+        table(
+            "types_total",
+            {"label_de": "Summe", "measure": "share_sum", "columns": cols, "precision": 2},
+            {"label_de": "Anzahl", "measure": "mean_count", "columns": cols, "precision": 2},
+        ),
+    )
+    summe = cell(res, "Summe", "Serviceorientierte")
+    assert summe.n == 3
+    assert summe.value == pytest.approx(2 / 3 + 1 / 2)  # shares over 3 and over 2 answers
+    assert cell(res, "Summe", "Gesamt").value == pytest.approx(2 / 3 + 1 / 2)
+    assert cell(res, "Anzahl", "Serviceorientierte").value == pytest.approx(3 / 3)
+    assert summe.ci_low is None and cell(res, "Summe", "Bedächtige").n == 0
+    assert next(r for r in res.rows if r.spec.label_de == "Summe").test is None
+
+
 def test_mean_ratio() -> None:
     comps = ["betreiber_dms", "betreiber_de_mail", "betreiber_chatbots"]
     records = [

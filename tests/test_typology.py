@@ -240,7 +240,7 @@ def test_lloyd_converges_to_a_fixed_point_and_keeps_empty_centres():
         patterns, np.repeat(weights[None], 21, axis=0), np.concatenate([starts, far]), 300
     )
     for c, lab, val in zip(C[:20], labels[:20], inertia[:20], strict=True):
-        again, best = _assign(patterns, c[None])
+        again, _ = _assign(patterns, c[None])
         np.testing.assert_array_equal(again[0], lab)  # a fixed point: no label would move
         for j in range(4):  # every centre is the weighted mean of its points
             sel = lab == j

@@ -342,3 +342,104 @@ def test_validate_file_fast_path_reports_text_in_late_rows(tmp_path: Path):
     assert [(i.rule, i.row) for i in report.errors] == [("not_a_number", 11_502)]
     assert data.height == 11_999
     assert data.get_column("kommunenart")[11_899] == 2  # one row before it was rejected
+
+
+# ------------------------------------------------------------ item non-response in options
+DN = CB.question("datennutzung").columns  # multiple choice, last option "keine" (exclusive)
+ZI = CB.question("ziele").columns  # ranking, max_rank 3
+
+
+def _options(frame: pl.DataFrame, row: int, columns, values) -> pl.DataFrame:
+    return put(frame, row, **dict(zip(columns, values, strict=True)))
+
+
+@pytest.mark.parametrize("code", sorted(CB.missing_values))
+def test_missing_code_in_one_option_is_item_nonresponse_others_not_ticked(code):
+    # row 1: option 0 has a missing code, option 1 ticked, the rest empty
+    frame = _options(base(), 1, DN, [code, 1, None, None, None, None])
+    # row 2: only codes and empty cells: the question is not answered
+    frame = _options(frame, 2, DN, [code, None, code, None, None, code])
+    data, report = validate_frame(frame)
+    assert report.errors == [] and data.height == 6
+    assert [data.row(1, named=True)[c] for c in DN] == [None, 1, 0, 0, 0, 0]
+    assert [data.row(2, named=True)[c] for c in DN] == [None] * len(DN)
+
+
+@pytest.mark.parametrize("spelling", [" -9", "-9 ", "-9,0", "-9.0", "-8,0"])
+def test_missing_code_spellings_in_option_cells(spelling):
+    """Cells polars cannot read itself are parsed one by one: codes must survive that too."""
+    frame = _options(base(), 1, DN, [spelling, 1, None, None, None, None])
+    frame = _options(frame, 2, ZI, [spelling, 1, *([None] * 8)])
+    data, report = validate_frame(frame)
+    assert report.errors == []
+    assert [data.row(1, named=True)[c] for c in DN] == [None, 1, 0, 0, 0, 0]
+    assert [data.row(2, named=True)[c] for c in ZI] == [None, 1, *([0] * 8)]
+
+
+def test_all_options_missing_code_means_not_answered():
+    frame = _options(base(), 0, DN, ["-9"] * len(DN))
+    frame = _options(frame, 3, ZI, ["-9"] * len(ZI))
+    data, report = validate_frame(frame)
+    assert report.errors == []
+    assert all(data.row(0, named=True)[c] is None for c in DN)
+    assert all(data.row(3, named=True)[c] is None for c in ZI)
+
+
+def test_ranking_missing_code_in_one_option_is_null_empty_ones_not_ranked():
+    values = [1, "-9", 2, *([None] * (len(ZI) - 3))]
+    data, report = validate_frame(_options(base(), 3, ZI, values))
+    assert report.errors == []
+    assert [data.row(3, named=True)[c] for c in ZI] == [1, None, 2, *([0] * (len(ZI) - 3))]
+
+
+@pytest.mark.parametrize(
+    ("columns", "values", "rule", "column", "value"),
+    [
+        (DN, ["-9", "-5", None, None, None, None], "multiple_not_binary", DN[1], "-5"),
+        (DN, ["-5", None, None, None, None, None], "multiple_not_binary", DN[0], "-5"),
+        (ZI, ["-9", 7, *([None] * 8)], "rank_out_of_range", ZI[1], "7"),
+        (ZI, ["-9", "-2", 1, *([None] * 7)], "rank_out_of_range", ZI[1], "-2"),
+    ],
+)
+def test_values_that_are_not_missing_codes_are_still_rejected(columns, values, rule, column, value):
+    data, report = validate_frame(_options(base(), 2, columns, values), source="d.csv")
+    check_balance(report, data)
+    assert [(i.rule, i.row, i.column, i.value) for i in report.errors] == [(rule, 4, column, value)]
+    assert report.rows_rejected == 1
+    bad = report.rejected_rows.row(0, named=True)
+    if values[0] == "-9":
+        assert bad[columns[0]] is None  # the missing code is null in the rejected row too
+
+
+def test_numeric_frame_keeps_item_nonresponse():
+    """Integer columns (SPSS, typed CSV) take another parse path than text."""
+    df = base()
+    rows = [[-9, 1, None, None, None, None], [-8, -1, None, None, None, -9]]
+    for r, values in enumerate(rows):
+        for c, v in zip(DN, values, strict=True):
+            df = df.with_columns(df.get_column(c).scatter(r, v))
+    for dtype in (pl.Int64, pl.Float64, pl.Int32):
+        data, report = validate_frame(df.with_columns(pl.col(DN).cast(dtype)))
+        assert report.errors == []
+        assert [data.row(0, named=True)[c] for c in DN] == [None, 1, 0, 0, 0, 0]
+        assert all(data.row(1, named=True)[c] is None for c in DN)
+        assert data.slice(2).equals(base().slice(2))
+
+
+@pytest.mark.parametrize("padding", ["", " "])
+def test_csv_file_with_item_nonresponse(tmp_path: Path, padding):
+    """Through the CSV reader (typed fast path, and text cells the fast path cannot read)."""
+    frame = _options(base(), 1, DN, [f"{padding}-9", 1, None, None, None, None])
+    frame = _options(frame, 2, DN, ["-9"] * len(DN))
+    frame = _options(frame, 3, ZI, [1, f"{padding}-9", *([None] * 8)])
+    frame = _options(frame, 4, DN, ["-9", "-5", None, None, None, None])
+    path = tmp_path / "d.csv"
+    frame.write_csv(path, null_value="")
+    data, report = validate_file(path)
+    assert [(i.rule, i.row, i.column, i.value) for i in report.errors] == [
+        ("multiple_not_binary", 6, DN[1], "-5")
+    ]
+    assert [data.row(1, named=True)[c] for c in DN] == [None, 1, 0, 0, 0, 0]
+    assert all(data.row(2, named=True)[c] is None for c in DN)
+    assert [data.row(3, named=True)[c] for c in ZI] == [1, None, *([0] * 8)]
+    assert data.select(DN).slice(0, 1).equals(base().select(DN).slice(0, 1))

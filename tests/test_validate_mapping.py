@@ -71,6 +71,20 @@ def test_position_ranking_problems_are_reported(tmp_path):
     assert data.height == 0 and report.rows_rejected == 4
 
 
+def test_position_ranking_with_only_missing_codes_is_not_answered(tmp_path):
+    """Positions holding "keine Angabe" (-9) are no answer: all -9 = ranking not answered."""
+    csv = (
+        "Gemeindeschluessel,Typ,Land,EW,Ziel1,Ziel2,Ziel3\n"
+        "G1,Kreis,9,1000,-9,-9,-9\n"
+        "G2,Kreis,9,1000,2,-9,\n"
+    )
+    data, report = validate_file(*_files(tmp_path, csv, MAPPING))
+    assert report.errors == [] and data.height == 2
+    assert data.row(0, named=True)["ziele_effizienz"] is None
+    second = data.row(1, named=True)
+    assert second["ziele_foerdermittel"] == 1 and second["ziele_effizienz"] == 0
+
+
 def test_mapped_column_absent_from_file_is_a_warning(tmp_path):
     csv = "Gemeindeschluessel,Typ,Land,EW\nG1,Kreis,9,1000\n"
     data, report = validate_file(*_files(tmp_path, csv, MAPPING))

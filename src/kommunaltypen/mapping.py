@@ -128,7 +128,12 @@ class Mapping(BaseModel):
             consumed.extend(pos_cols)
             raw = {p: _stripped(p, schema[p]) for p in pos_cols}
             code = {p: _recode(raw[p], vmap).cast(pl.Float64, strict=False) for p in pos_cols}
-            any_given = pl.any_horizontal([raw[p].is_not_null() for p in pos_cols])
+            # a position holding a missing code ("keine Angabe") is not an answer: a row whose
+            # positions are all empty or missing did not answer the ranking (all null)
+            missing = [float(m) for m in cb.missing_values]
+            any_given = pl.any_horizontal(
+                [raw[p].is_not_null() & ~code[p].is_in(missing).fill_null(False) for p in pos_cols]
+            )
             for o in q.options:
                 expr: Any = pl.when(pl.lit(False)).then(pl.lit(None, pl.String))
                 for rank, p in enumerate(positions, start=1):

@@ -51,6 +51,8 @@ RULES: dict[str, Severity] = {
 }
 
 INT_KINDS = ("single", "ordinal", "multiple", "ranking")
+#: question kinds stored as one column per option (missing codes there = item non-response)
+OPTION_KINDS = ("multiple", "ranking")
 _ROW = "__rownum__"
 
 
@@ -206,7 +208,9 @@ def validate_file(
     fast = None
     if mp is None:
         fast = {c: d for c, d in canonical_schema(cb).items() if d != pl.String}
-    data, meta = read_data(path, fmt, dtypes=fast, progress=progress)
+    data, meta = read_data(
+        path, fmt, dtypes=fast, missing_codes=cb.missing_values, progress=progress
+    )
     return validate_frame(
         data, source=str(path), codebook=cb, meta=meta, mapping=mp, progress=progress
     )
@@ -301,7 +305,7 @@ def validate_frame(
             for c in required
         ),
     ).drop([f"__f_{c}" for c in kinds])
-    df, touched = _normalise(df, cb)
+    df, touched = _normalise(df, cb, clean)
     counts = _rank_counts(cb)
     if counts:
         df = df.with_columns(counts)
@@ -432,13 +436,17 @@ def _parse_exprs(
 ) -> tuple[list[pl.Expr], dict[str, pl.Expr]]:
     """Canonical value expressions for every codebook column, and cell-kind expressions for
     the columns that can hold unparseable cells. ``clean``: integer columns known to hold no
-    missing code (they are passed through unchanged)."""
-    missing = [float(m) for m in cb.missing_values]
+    missing code (they are passed through unchanged). Option columns of multiple-choice and
+    ranking questions keep their missing codes: :func:`_normalise` needs to tell item
+    non-response (a code) from "not ticked" (an empty cell)."""
+    all_missing = [float(m) for m in cb.missing_values]
     values: list[pl.Expr] = []
     kinds: dict[str, pl.Expr] = {}
     for q in cb:
         target = dtype_of(q)
         integer = target == pl.Int64
+        keep_codes = q.kind in OPTION_KINDS
+        missing = [] if keep_codes else all_missing
         for name in q.columns:
             dtype = schema.get(name)
             if dtype is None or dtype == pl.Null:
@@ -452,6 +460,8 @@ def _parse_exprs(
                 # parsed by the reader already: nothing can be malformed
                 if dtype == pl.Boolean or dtype.is_unsigned_integer() or name in clean:
                     value = col  # cannot hold the (negative) missing codes
+                elif keep_codes:
+                    value = col
                 else:
                     codes = [int(m) for m in missing]
                     value = pl.when(~col.is_in(codes).fill_null(False)).then(col)
@@ -535,12 +545,15 @@ def _resolve_suspects(
         return df, bad
     hits = df.select([(pl.col(f"__f_{c}") > 0).any() for c in flagged]).row(0)
     fixed = []
+    no_codes: frozenset[int] = frozenset()
     for c, hit in zip(flagged, hits, strict=True):
         if not hit:
             continue
         q, _ = cb.column_owner(c)
         target = dtype_of(q)
         integer = target == pl.Int64
+        # option columns keep their missing codes for _normalise (see _parse_exprs)
+        missing = no_codes if q.kind in OPTION_KINDS else cb.missing_values
         kinds = df.get_column(f"__f_{c}")
         idx = kinds.arg_true() if kinds.dtype == pl.Boolean else (kinds > 0).arg_true()
         raw = frame.get_column(c).gather(idx)
@@ -548,7 +561,7 @@ def _resolve_suspects(
         good_idx, good_values = [], []
         for i, kind, text in zip(idx.to_list(), kinds.gather(idx).to_list(), raw_text, strict=True):
             if kind == _SUSPECT:
-                value, kind = parse_number_text(text or "", integer, cb.missing_values)
+                value, kind = parse_number_text(text or "", integer, missing)
                 if kind == _OK:
                     if value is not None:
                         good_idx.append(i)
@@ -583,23 +596,53 @@ def _mapping_issues(df: pl.DataFrame, cb: Codebook, source: str) -> list[tuple[i
     return out
 
 
-def _normalise(df: pl.DataFrame, cb: Codebook) -> tuple[pl.DataFrame, set[str]]:
-    """Multiple choice / ranking: once any option of a question is answered, empty option
-    cells mean "not ticked" / "not ranked" (0) — as in LimeSurvey and SPSS exports.
-    Only questions that have such partly empty rows are touched."""
-    multi = [q for q in cb if q.kind in ("multiple", "ranking")]
+def _normalise(
+    df: pl.DataFrame, cb: Codebook, clean: set[str] | frozenset[str] = frozenset()
+) -> tuple[pl.DataFrame, set[str]]:
+    """Multiple choice / ranking option columns (which still hold their missing codes, see
+    :func:`_parse_exprs`): a missing code in an option cell is item non-response for that
+    option and becomes null; once any option of a question holds a real value, its empty
+    option cells mean "not ticked" / "not ranked" (0) — as in LimeSurvey and SPSS exports. A
+    row whose option cells are all empty or missing codes stays all null (not answered).
+    Only questions that have such partly empty rows or missing codes are touched. ``clean``:
+    columns known to hold no missing code (their min/max need not be computed)."""
+    multi = [q for q in cb if q.kind in OPTION_KINDS]
     if not multi:
         return df, set()
-    all_null = df.select(
-        [pl.all_horizontal([pl.col(c).is_null() for c in q.columns]).sum() for q in multi]
+    codes = sorted(cb.missing_values)
+    lo, hi = codes[0], codes[-1]
+    # min/max only where a missing code is possible (the parse passed clean columns through)
+    cols = [c for q in multi for c in q.columns if c not in clean]
+    stats = df.select(
+        [
+            pl.all_horizontal([pl.col(c).is_null() for c in q.columns]).sum().alias(f"e{i}")
+            for i, q in enumerate(multi)
+        ]
+        + [pl.col(c).min().alias(f"a{i}") for i, c in enumerate(cols)]
+        + [pl.col(c).max().alias(f"b{i}") for i, c in enumerate(cols)]
     ).row(0)
-    counts = df.null_count()
+    n, m = len(multi), len(cols)
+    mins = dict(zip(cols, stats[n : n + m], strict=True))
+    maxs = dict(zip(cols, stats[n + m :], strict=True))
     exprs = []
-    for q, empty_rows in zip(multi, all_null, strict=True):
-        if sum(counts.get_column(c).item() for c in q.columns) == empty_rows * len(q.columns):
-            continue  # every row is either fully answered or fully empty
-        answered = pl.any_horizontal([pl.col(c).is_not_null() for c in q.columns])
-        exprs.extend(pl.when(answered).then(pl.col(c).fill_null(0)).alias(c) for c in q.columns)
+    for q, empty_rows in zip(multi, stats[:n], strict=True):
+        # a code can only be present where a column's min..max overlaps the codes' range
+        coded = any(
+            mins[c] is not None and mins[c] <= hi and maxs[c] >= lo for c in q.columns if c in mins
+        )
+        nulls = sum(df.get_column(c).null_count() for c in q.columns)
+        partly = nulls != empty_rows * len(q.columns)
+        if not coded and not partly:
+            continue  # every row is either fully answered or fully empty, and no codes
+        if not coded:
+            answered = pl.any_horizontal([pl.col(c).is_not_null() for c in q.columns])
+            exprs.extend(pl.when(answered).then(pl.col(c).fill_null(0)).alias(c) for c in q.columns)
+            continue
+        code = {c: pl.col(c).is_in(codes).fill_null(False) for c in q.columns}
+        answered = pl.any_horizontal([pl.col(c).is_not_null() & ~code[c] for c in q.columns])
+        exprs.extend(
+            pl.when(answered & ~code[c]).then(pl.col(c).fill_null(0)).alias(c) for c in q.columns
+        )
     touched = {e.meta.output_name() for e in exprs}
     return (df.with_columns(exprs) if exprs else df), touched
 

@@ -10,7 +10,7 @@ value labels, user-missing declarations …), like pyreadstat's ``(df, meta)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +87,13 @@ def read_data(
     format: str | None = None,
     *,
     dtypes: Mapping[str, pl.DataType] | None = None,
+    missing_codes: Iterable[int] | None = None,
     progress: Progress | None = None,
 ) -> tuple[pl.DataFrame, Meta]:
     """Read ``path`` with the reader ``format`` (detected when None). ``dtypes``: CSV columns
-    to parse as numbers where possible (the validator's fast path)."""
+    to parse as numbers where possible (the validator's fast path). ``missing_codes``: the
+    codebook's missing codes, which the SPSS reader keeps as values even where the file
+    declares them user-missing (default: the shipped codebook's)."""
     fmt = format or detect_format(path)
     reader = READERS.get(fmt)
     if reader is None:
@@ -99,4 +102,6 @@ def read_data(
         )
     if fmt == "csv":
         return reader(path, dtypes=dtypes, progress=progress)
+    if fmt == "sav":
+        return reader(path, missing_codes=missing_codes, progress=progress)
     return reader(path, progress=progress)

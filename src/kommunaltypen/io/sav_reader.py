@@ -1,7 +1,9 @@
-"""SPSS reader (.sav, .zsav) via pyreadstat, honouring value labels and user-missing values."""
+"""SPSS reader (.sav, .zsav) via pyreadstat, honouring value labels and user-missing values
+(except the codebook's missing codes, which the validator handles)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,9 @@ from kommunaltypen.i18n import t
 from kommunaltypen.io._common import Meta, Progress, check_file, pandas_to_polars, report
 
 
-def _missing_expr(name: str, ranges: list[dict[str, Any]], dtype: pl.DataType) -> pl.Expr:
+def _missing_expr(
+    name: str, ranges: list[dict[str, Any]], dtype: pl.DataType, keep: list[float]
+) -> pl.Expr:
     col = pl.col(name)
     hit = pl.lit(False)
     for r in ranges:
@@ -21,16 +25,31 @@ def _missing_expr(name: str, ranges: list[dict[str, Any]], dtype: pl.DataType) -
             hit = hit | col.is_between(lo, hi)
         elif not dtype.is_numeric() and isinstance(lo, str):
             hit = hit | (col == lo)
+    if keep and dtype.is_numeric():
+        hit = hit & ~col.is_in(keep)
     return pl.when(hit).then(None).otherwise(col).alias(name)
 
 
 def read_sav(
-    path: str | Path, *, progress: Progress | None = None, **_: object
+    path: str | Path,
+    *,
+    missing_codes: Iterable[int] | None = None,
+    progress: Progress | None = None,
+    **_: object,
 ) -> tuple[pl.DataFrame, Meta]:
     """Read an SPSS file. Values the file declares user-missing become null (the declaration
-    is kept in ``meta.user_missing``); value labels are kept in ``meta.value_labels``."""
+    is kept in ``meta.user_missing``) — except the codebook's missing codes (``missing_codes``,
+    default: the shipped codebook's −1/−8/−9), which keep their value: the validator turns
+    them into null itself, and in multiple-choice/ranking option columns a code (item
+    non-response) means something else than an empty cell ("not ticked"). Value labels are
+    kept in ``meta.value_labels``."""
     import pyreadstat
 
+    if missing_codes is None:
+        from kommunaltypen.codebook import default_codebook
+
+        missing_codes = default_codebook().missing_values
+    keep = sorted(float(c) for c in missing_codes)
     p = check_file(path)
     report(progress, "read", 0.0)
     notes = []
@@ -48,7 +67,7 @@ def read_sav(
     ranges: dict[str, list[dict[str, Any]]] = dict(pmeta.missing_ranges or {})
     for name, values in (getattr(pmeta, "missing_user_values", None) or {}).items():
         ranges.setdefault(name, []).extend({"lo": v, "hi": v} for v in values)
-    exprs = [_missing_expr(n, r, df.schema[n]) for n, r in ranges.items() if n in df.columns]
+    exprs = [_missing_expr(n, r, df.schema[n], keep) for n, r in ranges.items() if n in df.columns]
     if exprs:
         df = df.with_columns(exprs)
     meta = Meta(

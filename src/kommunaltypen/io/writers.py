@@ -1,7 +1,9 @@
 """Writers for canonical data: CSV (UTF-8, ``,``), XLSX and SPSS ``.sav``.
 
 Reading a written file back with the matching reader and validating it gives the same
-canonical data (see the round-trip tests).
+canonical data (see the round-trip tests). Nulls are written empty (SPSS: system-missing),
+except item non-response in an answered multiple-choice/ranking question, which is written
+as the missing code −9 (see :func:`with_item_nonresponse`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,36 @@ from kommunaltypen.errors import InputFileError
 from kommunaltypen.i18n import t
 
 
+def item_nonresponse_code(codebook: Codebook) -> int:
+    """The missing code written for item non-response (−9 "keine Angabe")."""
+    by_id = {m.id: m.code for m in codebook.missing_codes}
+    return by_id.get("keine_angabe", min(codebook.missing_values))
+
+
+def with_item_nonresponse(df: pl.DataFrame, codebook: Codebook | None = None) -> pl.DataFrame:
+    """Mark item non-response for writing: in multiple-choice and ranking questions, an empty
+    (null) option cell of a row that answered the question becomes the missing code −9 —
+    written empty, it would read back as 0 ("not ticked"). Rows that did not answer the
+    question at all stay empty."""
+    cb = codebook or default_codebook()
+    exprs = []
+    for q in cb:
+        if q.kind not in ("multiple", "ranking"):
+            continue
+        cols = [c for c in q.columns if c in df.columns and df.schema[c].is_numeric()]
+        if not cols or sum(df.get_column(c).null_count() for c in cols) == 0:
+            continue
+        answered = pl.any_horizontal([pl.col(c).is_not_null() for c in cols])
+        code = item_nonresponse_code(cb)
+        exprs.extend(
+            pl.when(answered).then(pl.col(c).fill_null(code)).otherwise(pl.col(c)).alias(c)
+            for c in cols
+        )
+    return df.with_columns(exprs) if exprs else df
+
+
 def write_csv(df: pl.DataFrame, path: Path, codebook: Codebook | None = None) -> None:
-    df.write_csv(path, separator=",", null_value="")
+    with_item_nonresponse(df, codebook).write_csv(path, separator=",", null_value="")
 
 
 def write_xlsx(
@@ -32,6 +62,7 @@ def write_xlsx(
     further sheet names to rows (e.g. an explanation of the columns)."""
     import xlsxwriter
 
+    df = with_item_nonresponse(df, codebook)
     wb = xlsxwriter.Workbook(str(path))
     try:
         bold = wb.add_format({"bold": True})
@@ -104,6 +135,7 @@ def write_sav(df: pl.DataFrame, path: Path, codebook: Codebook | None = None) ->
     import pyreadstat
 
     cb = codebook or default_codebook()
+    df = with_item_nonresponse(df, cb)
     pdf = to_pandas(df)
     meta = sav_metadata(df, cb)
     column_labels = meta["column_labels"]

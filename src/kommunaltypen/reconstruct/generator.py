@@ -49,6 +49,12 @@ DEFAULT_SEED = 2019
 MIN_BASE = 0.75
 #: Table 12's printed shares imply low bases (e.g. 37–42 of 47 Bedächtige answered).
 LOW_BASE = 0.6
+#: smallest base of one option of a multiple-choice or ranking question, as a share of the
+#: question's respondents (the rest left that option unanswered: item non-response).
+MIN_ITEM_BASE = 0.85
+#: the code written for item non-response ("keine Angabe"): validation reads it as missing
+#: for that option only, while empty option cells of an answered question mean "not ticked".
+ITEM_NONRESPONSE = -9
 
 #: goal option ids in codebook order (the typology's feature order)
 GOALS = tuple(o.id for o in default_codebook().typology_question.options)
@@ -519,7 +525,7 @@ class Builder:
         self, g: str, columns: list[str], respondents: np.ndarray, bases: dict[str, int]
     ) -> None:
         """Item non-response: set ``len(respondents) - bases[o]`` zero cells of column ``o``
-        to null, keeping at least one non-null column per respondent."""
+        to the "keine Angabe" code, keeping at least one answered column per respondent."""
         nq = len(respondents)
         nonnull = np.full(nq, len(columns))
         for column_name in columns:
@@ -531,26 +537,33 @@ class Builder:
             noise = self.rng.random(len(cand))
             cand = cand[np.lexsort((noise, -nonnull[cand]))]
             assert len(cand) >= drop and nonnull[cand[:drop]].min() > 1, column_name
-            column[respondents[cand[:drop]]] = np.nan
+            column[respondents[cand[:drop]]] = ITEM_NONRESPONSE
             nonnull[cand[:drop]] -= 1
 
     def common_base(
         self, table: int, labels: list[str], g: str, cap: int, extra_cost=None
-    ) -> tuple[int, dict[str, int]]:
-        """One base for all rows of a multiple-choice or ranking question (validation reads a
-        partly answered question as "not ticked" in the empty options, so every option of a
-        question has the same respondents): the base with the most rows that print as
-        published, the largest such base first; other rows get the nearest count."""
+    ) -> tuple[int, dict[str, int], dict[str, int]]:
+        """Respondents ``n`` of a multiple-choice or ranking question and, per row, its base
+        and count. A row's base is ``n`` or, where no count of ``n`` prints as published, the
+        largest smaller base (at least ``MIN_ITEM_BASE·n``) that does: the difference are
+        respondents who left that option unanswered (item non-response). ``n`` is the one
+        with the fewest rows that print differently (then the fewest unanswered options, then
+        the largest ``n``); rows no base fits get the nearest count of ``n``.
+
+        Returns ``(n, counts, bases)`` keyed by row label."""
         lo = 0 if g == UNTYPED else max(1, math.ceil(MIN_BASE * cap))
-        best: tuple[float, int, dict[str, int]] | None = None
+        best: tuple[float, int, dict[str, int], dict[str, int]] | None = None
         for n in range(cap, lo - 1, -1):
-            ks = {}
+            item_lo = max(1, math.ceil(MIN_ITEM_BASE * n)) if n else 0
+            ks: dict[str, int] = {}
+            ns: dict[str, int] = {}
             cost = 0.0
             for label in labels:
-                opts = self.cell_options(table, label, g, n, min_frac=1.0)
-                opts = [o for o in opts if o[0] == n]
+                opts = self.cell_options(table, label, g, n, min_frac=MIN_ITEM_BASE)
+                opts = [o for o in opts if item_lo <= o[0] <= n][:1]  # largest base first
                 if opts:
-                    ks[label] = opts[0][1]
+                    ns[label], ks[label] = opts[0]
+                    cost += 1e-3 * (n - opts[0][0])
                     continue
                 value, precision = self._target(table, label, g, "")
                 k0, n0 = self._offsets(table, label, g, "")
@@ -558,35 +571,37 @@ class Builder:
                 got = 100 * (k0 + k) / (n0 + n) if n0 + n else 0.0
                 cost += 1 + abs(got - value) * 10**precision
             if extra_cost is not None:
-                cost += extra_cost(n, ks)
-            if best is None or cost < best[0]:
-                best = (cost, n, ks)
+                cost += extra_cost(n, ks, ns)
+            if best is None or cost < best[0] - 1e-12:
+                best = (cost, n, ks, ns)
             if cost == 0:
                 break
         assert best is not None
-        _, n, ks = best
+        _, n, ks, ns = best
         for label in labels:
             if label in ks:
-                self._record(table, label, g, "", n, ks[label])
+                self._record(table, label, g, "", ns[label], ks[label])
                 continue
             value, _ = self._target(table, label, g, "")
             k0, n0 = self._offsets(table, label, g, "")
             _, k = nearest(value, n, k0=k0, n0=n0)
-            self._issue(
-                table,
-                label,
-                g,
-                "",
-                "all options of a question share one base (the respondents of the question); "
-                "no count of the base that fits the question's other rows prints as the "
-                "published value",
-                n,
-                k,
-                100,
-            )
+            if next(iter(self.cell_options(table, label, g, cap, min_frac=0.0)), None) is None:
+                reason = (
+                    f"no count of any base up to the group's {cap} municipalities prints as "
+                    "the published value"
+                )
+            else:
+                largest = max(b for b, _ in self.cell_options(table, label, g, cap, min_frac=0.0))
+                reason = (
+                    "no count of the question's respondents, nor of a base with at most "
+                    f"{round(100 * (1 - MIN_ITEM_BASE))} % of them leaving this option "
+                    "unanswered, prints as the published value together with the question's "
+                    f"other rows (the published value needs a base of at most {largest})"
+                )
+            self._issue(table, label, g, "", reason, n, k, 100)
             self._record(table, label, g, "", n, k)
-            ks[label] = k
-        return n, ks
+            ks[label], ns[label] = k, n
+        return n, ks, ns
 
     def multiple_rows(
         self,
@@ -595,16 +610,15 @@ class Builder:
         question: str,
         rows: dict[str, str],
         cap: int,
-    ) -> tuple[dict[str, int], dict[str, int]]:
-        """Per published row (label -> option id): base and count of one group."""
-        n, ks = self.common_base(table, list(rows), g, cap)
-        return {rows[label]: k for label, k in ks.items()}, {opt: n for opt in rows.values()}
+    ) -> tuple[int, dict[str, int], dict[str, int]]:
+        """Respondents, and per published row's option: count and base of one group."""
+        n, ks, ns = self.common_base(table, list(rows), g, cap)
+        return n, {rows[lb]: k for lb, k in ks.items()}, {rows[lb]: b for lb, b in ns.items()}
 
     def plain_multiple(self, table: int, question: str, rows: dict[str, str]) -> None:
         for g in GROUPS:
             cap = self.sizes[g]
-            ticks, bases = self.multiple_rows(table, g, question, rows, cap)
-            nq = max(bases.values())
+            nq, ticks, bases = self.multiple_rows(table, g, question, rows, cap)
             resp = self._respondents(g, np.arange(cap), nq)
             self.fill_multiple(g, question, resp, ticks, bases)
 
@@ -619,11 +633,10 @@ class Builder:
     ) -> None:
         for g in GROUPS:
             cap = self.sizes[g]
-            ticks, bases = self.multiple_rows(
+            nq, ticks, bases = self.multiple_rows(
                 table, g, question, {**rows, exclusive_label: exclusive_opt}, cap
             )
             k_ex = ticks.pop(exclusive_opt)
-            nq = max(*bases.values())
             if max(ticks.values()) > nq - k_ex:
                 raise AssertionError(f"table {table} {g}: exclusive option leaves too few rows")
             resp = self._respondents(g, np.arange(cap), nq)
@@ -635,8 +648,7 @@ class Builder:
         for g in GROUPS:
             eligible = np.flatnonzero(eligible_fn(g))
             cap = len(eligible)
-            ticks, bases = self.multiple_rows(table, g, question, rows, cap)
-            nq = max(bases.values())
+            nq, ticks, bases = self.multiple_rows(table, g, question, rows, cap)
             resp = self._respondents(g, eligible, nq)
             self.fill_multiple(g, question, resp, ticks, bases)
 
@@ -670,10 +682,9 @@ class Builder:
         for g in GROUPS:
             cap = self.sizes[g]
             labels = {top1[0]: top1[1], top2[0]: top2[1], **top3}
-            n_common, ks = self.common_base(4, list(labels), g, cap)
+            nq, ks, ns = self.common_base(4, list(labels), g, cap)
             counts = {labels[label]: k for label, k in ks.items()}
-            bases = {f: n_common for f in counts}
-            nq = max(bases.values())
+            bases = {labels[label]: b for label, b in ns.items()}
             a_eq, b_eq = [np.ones(len(patterns))], [nq]
             a_eq.append((pat[:, 0] == fi["verwaltung"]).astype(float))
             b_eq.append(counts["verwaltung"])
@@ -748,8 +759,16 @@ class Builder:
             self.col(g, "strategie")[resp] = values
             # anchors: choose per-row (n, k) so that the mean count and "none" cells hold too
             all_opts = {label: self.cell_options(5, label, g, n_s) for label in anchors}
+            # "Summe …" is the sum of the seven shares, each over its own base (share_sum)
             mv, mp = self._target(5, mean_row, g, "")
-            mk0, mn0 = self._offsets(5, mean_row, g, "")
+
+            def share_sum(combo: tuple[tuple[int, int], ...], g: str = g) -> float:
+                out = 0.0
+                for lb, (n, k) in zip(anchors, combo, strict=True):
+                    k0, n0 = self._offsets(5, lb, g, "")
+                    out += (k0 + k) / (n0 + n) if n0 + n else 0.0
+                return out
+
             nv, np_ = self._target(5, none_row, g, "")
             nk0, nn0 = self._offsets(5, none_row, g, "")
             best = None
@@ -759,7 +778,9 @@ class Builder:
                 for label in anchors:
                     all_opts[label] = all_opts[label] or []
                     at = [o for o in all_opts[label] if o[0] == common][:1]
-                    below: list[tuple[int, int]] = []  # options share one base
+                    # else: the largest base with a few anchors left unanswered
+                    item_lo = max(1, math.ceil(MIN_ITEM_BASE * common)) if common else 0
+                    below = [o for o in all_opts[label] if item_lo <= o[0] < common][:1]
                     fallback = [
                         nearest(
                             self._target(5, label, g, "")[0],
@@ -768,13 +789,14 @@ class Builder:
                             n0=self._offsets(5, label, g, "")[1],
                         )
                     ]
-                    per_row.append(at + below or fallback)
+                    per_row.append(at or below + fallback)
                 for combo in itertools.product(*per_row):
                     ns = [c[0] for c in combo]
                     ks = [c[1] for c in combo]
                     total = sum(ks)
-                    nq = max(ns)
-                    mean_ok = matches((mk0 + total) / (mn0 + nq), mv, mp)
+                    nq = common  # the respondents; a row's base may be a little smaller
+                    summe = share_sum(combo)
+                    mean_ok = matches(summe, mv, mp)
                     rows_cost = 0.0
                     for lb, (n, k) in zip(anchors, combo, strict=True):
                         k0, n0 = self._offsets(5, lb, g, "")
@@ -786,7 +808,7 @@ class Builder:
                         none = n_s - active
                         got = 100 * (nk0 + none) / (nn0 + n_s)
                         none_ok = matches(got, nv, np_)
-                        mean_err = abs((mk0 + total) / (mn0 + nq) - mv) * 10**mp
+                        mean_err = abs(summe - mv) * 10**mp
                         cost = (
                             rows_cost
                             + (0 if mean_ok else 1 + mean_err)
@@ -808,26 +830,26 @@ class Builder:
                         label,
                         g,
                         "",
-                        "all anchor options share one base (the respondents of the question); "
-                        "no count of the base that fits the other rows and the mean prints as "
-                        "the published value",
+                        "no count of the anchor question's respondents, nor of a base with a "
+                        "few of them leaving this anchor unanswered, prints as the published "
+                        "value together with the other rows and their sum",
                         n,
                         k,
                         100,
                     )
             self._record(5, mean_row, g, "", nq, total)
             self._record(5, none_row, g, "", n_s, n_s - active)
-            if not matches((mk0 + total) / (mn0 + nq), mv, mp):
-                self._issue(
-                    5,
-                    mean_row,
-                    g,
-                    "",
-                    "the per-anchor shares fix the number of ticks; no base prints as the "
-                    "published mean",
-                    nq,
-                    total,
-                    1,
+            if not matches(share_sum(combo), mv, mp):
+                self.issues.append(
+                    Issue(
+                        5,
+                        mean_row,
+                        self._column_label(g),
+                        "the sum of the seven anchor shares that print as published does not "
+                        "print as the published sum",
+                        _fmt(mv, mp),
+                        _fmt(share_sum(combo), mp),
+                    )
                 )
             if not matches(100 * (nk0 + n_s - active) / (nn0 + n_s), nv, np_):
                 self._issue(
@@ -883,7 +905,7 @@ class Builder:
         for g in GROUPS:
             cap = self.sizes[g]
 
-            def mean_cost(n: int, ks: dict[str, int], g: str = g) -> float:
+            def mean_cost(n: int, ks: dict[str, int], ns: dict[str, int], g: str = g) -> float:
                 published = sum(ks.values())
                 for n_opt, total in self.cell_options(
                     9, mean_row, g, n, scale=1.0, kmax_per=10, min_frac=1.0
@@ -892,11 +914,10 @@ class Builder:
                         return 0.0
                 return 100.0
 
-            n_common, ks = self.common_base(9, list(rows), g, cap, mean_cost)
+            nq, ks, ns = self.common_base(9, list(rows), g, cap, mean_cost)
             ticks = {rows[label]: k for label, k in ks.items()}
-            bases = {opt: n_common for opt in rows.values()}
+            bases = {rows[label]: b for label, b in ns.items()}
             published = sum(ticks.values())
-            nq = max(bases.values())
             chosen = None
             for n_opt, total in self.cell_options(
                 9, mean_row, g, nq, scale=1.0, kmax_per=10, min_frac=1.0

@@ -24,11 +24,10 @@ import yaml
 
 from kommunaltypen.errors import KommunaltypenError
 from kommunaltypen.i18n import t
+from kommunaltypen.tables.spec import PERCENT_MEASURES, TYPE_IDS
 
-TYPE_IDS = ("bedaechtige", "optimierer", "serviceorientierte", "community_manager")
 TOTAL_ID = "gesamt"
 REQUIRED_TABLE_COLUMNS = ("table", "row_label", "column_label", "value", "n")
-PERCENT_MEASURES = frozenset({"share", "share_none", "mean_ratio", "type_share"})
 
 
 NEW_TYPE = re.compile(r"neu_\d+")

@@ -300,6 +300,10 @@ def row_expression(row: RowSpec, codebook: Codebook) -> pl.Expr:
         cols = row.columns or ()
         base = pl.col(row.base_column).is_not_null() if row.base_column else _any_answered(cols)
         x = _count_in(cols, row.count_values)
+    elif m == "share_sum":  # the value comes from share_sum_parts; this gives the n
+        cols = row.columns or ()
+        base = _any_answered(cols)
+        x = _count_in(cols, row.count_values)
     elif m == "mean_ratio":
         num = row.numerator
         den = row.denominator
@@ -326,6 +330,16 @@ def row_expression(row: RowSpec, codebook: Codebook) -> pl.Expr:
     return pl.when(base.fill_null(False) & where.fill_null(False)).then(x).otherwise(None)
 
 
+def share_sum_parts(row: RowSpec) -> list[pl.Expr]:
+    """``share_sum``: one 0/1 expression per column, null where that column is unanswered,
+    so that every column's share has its own base (item non-response)."""
+    where = _where(row).fill_null(False)
+    return [
+        pl.when(pl.col(c).is_not_null() & where).then(_is_in(c, row.count_values).cast(pl.Float64))
+        for c in row.columns or ()
+    ]
+
+
 def row_test_kind(row: RowSpec, codebook: Codebook) -> str:
     """Which test of difference a row gets: chi2 family, anova, kruskal or none."""
     if row.test != "auto":
@@ -338,6 +352,8 @@ def row_test_kind(row: RowSpec, codebook: Codebook) -> str:
         return "chi2"
     if row.measure == "mean_ratio":
         return "anova"
+    if row.measure == "share_sum":
+        return "none"  # a sum of shares of different bases: no test on one variable
     if row.measure == "mean":
         question, _ = codebook.column_owner(row.column or "")
         return "anova" if question.kind in ("number", "percentage") else "kruskal"
@@ -359,6 +375,10 @@ def _aggregations(table: TableSpec, codebook: Codebook) -> list[pl.Expr]:
     for i, row in enumerate(table.rows):
         x = pl.col(f"__x{i}")
         aggs += [x.count().alias(f"n{i}"), x.sum().alias(f"s{i}"), (x * x).sum().alias(f"q{i}")]
+        if row.measure == "share_sum":
+            for j in range(len(row.columns or ())):
+                part = pl.col(f"__x{i}_{j}")
+                aggs += [part.count().alias(f"n{i}_{j}"), part.sum().alias(f"s{i}_{j}")]
         if row.measure == "grouped_median":
             classes = codebook.population_classes
             for j, (lo, hi) in enumerate(classes):
@@ -373,6 +393,9 @@ def _plan(
     columns, key, total_mask = layout_columns(table.columns, codebook, type_columns)
     tests = [row_test_kind(r, codebook) for r in table.rows]
     exprs = [row_expression(r, codebook).alias(f"__x{i}") for i, r in enumerate(table.rows)]
+    for i, r in enumerate(table.rows):
+        if r.measure == "share_sum":
+            exprs += [e.alias(f"__x{i}_{j}") for j, e in enumerate(share_sum_parts(r))]
     lf = frame.with_columns(
         key.alias(KEY_COLUMN), total_mask.fill_null(False).alias(TOTAL_COLUMN), *exprs
     )
@@ -404,6 +427,13 @@ def _cell_from(
         counts = [float(agg.get(f"c{i}_{j}") or 0) for j in range(len(codebook.population_classes))]
         value = stats.grouped_median(counts, codebook.population_classes)
         return Cell(column, None if math.isnan(value) else value, n)
+    if row.measure == "share_sum":
+        shares = []
+        for j in range(len(row.columns or ())):
+            n_j = float(agg.get(f"n{i}_{j}") or 0)
+            if n_j:
+                shares.append(float(agg.get(f"s{i}_{j}") or 0.0) / n_j)
+        return Cell(column, sum(shares) * scale, n)
     mean = s / n
     if row.is_proportion:
         lo, hi = stats.wilson_interval(s, n)
@@ -426,7 +456,7 @@ def _value_bounds(row: RowSpec, codebook: Codebook) -> tuple[float, float] | Non
     if row.measure == "centre" and row.column:
         question, _ = codebook.column_owner(row.column)
         return 0.0, float(question.max_rank or 0)
-    if row.measure == "mean_count" and row.columns:
+    if row.measure in ("mean_count", "share_sum") and row.columns:
         return 0.0, float(len(row.columns))
     if row.measure == "mean" and row.column:
         question, _ = codebook.column_owner(row.column)

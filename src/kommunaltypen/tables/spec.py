@@ -31,6 +31,7 @@ Measure = Literal[
     "mean",
     "mean_count",
     "mean_ratio",
+    "share_sum",
 ]
 Layout = Literal["types", "types_total", "kommunengruppe_all", "kreis_vs_rest"]
 TestName = Literal["auto", "chi2", "anova", "kruskal", "none"]
@@ -101,12 +102,13 @@ class RowSpec(_Model):
             "mean": ("column",),
             "mean_count": ("columns",),
             "mean_ratio": ("numerator", "denominator"),
+            "share_sum": ("columns",),
         }
         missing = [f for f in need[m] if getattr(self, f) in (None, ())]
         if missing:
             raise ValueError(f"measure {m!r} needs the field(s) {', '.join(missing)}")
         allowed = set(need[m]) | {"type"}  # type: restricts the base to one type
-        if m == "mean_count":
+        if m in ("mean_count", "share_sum"):
             allowed.add("values")
         if m in ("share_none", "mean_count"):
             allowed.add("base_column")
@@ -134,7 +136,7 @@ class RowSpec(_Model):
 
     @property
     def count_values(self) -> tuple[float, ...]:
-        """Values counted by ``mean_count`` (default: ticked = 1)."""
+        """Values counted by ``mean_count`` and ``share_sum`` (default: ticked = 1)."""
         return self.values or (1,)
 
     def label(self, lang: str = "de") -> str:
