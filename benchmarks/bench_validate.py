@@ -14,6 +14,8 @@ alternate (polars, kommunaltypen, polars, …) and the median of ``--repeat`` ru
 
     python benchmarks/bench_validate.py                 # 1,000,000 rows
     python benchmarks/bench_validate.py --rows 100000   # quicker
+    python benchmarks/bench_validate.py --item-nonresponse 0.005  # "keine Angabe" in option
+                                                        # cells of every multiple-choice question
 
 Prints both timings, the ratio and the peak memory; exits 1 when a target is missed.
 """
@@ -33,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from kommunaltypen.codebook import default_codebook
 from kommunaltypen.io.synthetic import random_canonical
 
 TARGET_RATIO = 2.0
@@ -65,8 +68,16 @@ print(json.dumps({"seconds": secs, "rows": report.rows_in, "accepted": report.ro
 """
 
 
-def generate(path: Path, rows: int, seed: int = 2019, invalid_share: float = 0.01) -> int:
-    """Write ``rows`` random valid rows, ~``invalid_share`` of them made invalid."""
+def generate(
+    path: Path,
+    rows: int,
+    seed: int = 2019,
+    invalid_share: float = 0.01,
+    item_nonresponse: float = 0.0,
+) -> int:
+    """Write ``rows`` random valid rows, ~``invalid_share`` of them made invalid; with
+    ``item_nonresponse`` > 0 that share of the unticked option cells of every multiple-choice
+    question holds "keine Angabe" (-9)."""
     rng = np.random.default_rng(seed)
     df = random_canonical(rows, seed=seed)
     n_bad = int(rows * invalid_share)
@@ -89,6 +100,16 @@ def generate(path: Path, rows: int, seed: int = 2019, invalid_share: float = 0.0
     text["kommune_id"] = ids.scatter(kinds[5].tolist(), "K" + "1".zfill(len(ids[0]) - 1))
     put("strategie", kinds[6], "3")  # no strategy ...
     put("strategiebeteiligte_berater", kinds[6], "1")  # ... but took part in it
+    # item non-response: "keine Angabe" (-9) in some unticked option cells of every
+    # multiple-choice question (validation keeps these null and the other empty cells 0)
+    for q in default_codebook():
+        if q.kind != "multiple" or item_nonresponse <= 0:
+            continue
+        for column in q.columns:
+            unticked = np.flatnonzero((text[column] == "0").fill_null(False).to_numpy())
+            take = unticked[rng.random(len(unticked)) < item_nonresponse]
+            take = np.setdiff1d(take, bad)  # keep the invalid rows as they are
+            put(column, take, "-9")
     pl.DataFrame(list(text.values())).write_csv(path)
     return n_bad
 
@@ -108,10 +129,16 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--file", type=Path, help="reuse/keep the generated CSV here")
+    parser.add_argument(
+        "--item-nonresponse",
+        type=float,
+        default=0.0,
+        help='share of unticked option cells holding "keine Angabe" (-9), e.g. 0.005',
+    )
     parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate is not None:
-        n_bad = generate(args.generate, args.rows)
+        n_bad = generate(args.generate, args.rows, item_nonresponse=args.item_nonresponse)
         print(f"generated {args.rows:,} rows, {n_bad:,} of them made invalid")
         return 0
 
@@ -127,7 +154,10 @@ def main() -> int:
             # parent, which would spoil the memory figures of the measuring children
             t = time.perf_counter()
             subprocess.run(
-                [sys.executable, __file__, "--rows", str(args.rows), "--generate", str(path)],
+                [
+                    *(sys.executable, __file__, "--rows", str(args.rows)),
+                    *("--item-nonresponse", str(args.item_nonresponse), "--generate", str(path)),
+                ],
                 check=True,
             )
             size = path.stat().st_size / 1e6

@@ -624,7 +624,10 @@ def _normalise(
     n, m = len(multi), len(cols)
     mins = dict(zip(cols, stats[n : n + m], strict=True))
     maxs = dict(zip(cols, stats[n + m :], strict=True))
-    exprs = []
+    # two passes: first one "answered" mask per question, then the option columns (in one
+    # pass, each column's expression would recompute its question's mask)
+    masks: list[pl.Expr] = []
+    exprs: list[pl.Expr] = []
     for q, empty_rows in zip(multi, stats[:n], strict=True):
         # a code can only be present where a column's min..max overlaps the codes' range
         coded = any(
@@ -634,17 +637,22 @@ def _normalise(
         partly = nulls != empty_rows * len(q.columns)
         if not coded and not partly:
             continue  # every row is either fully answered or fully empty, and no codes
+        answered = pl.col(f"__answered_{len(masks)}")
         if not coded:
-            answered = pl.any_horizontal([pl.col(c).is_not_null() for c in q.columns])
+            masks.append(pl.any_horizontal([pl.col(c).is_not_null() for c in q.columns]))
             exprs.extend(pl.when(answered).then(pl.col(c).fill_null(0)).alias(c) for c in q.columns)
             continue
         code = {c: pl.col(c).is_in(codes).fill_null(False) for c in q.columns}
-        answered = pl.any_horizontal([pl.col(c).is_not_null() & ~code[c] for c in q.columns])
+        masks.append(pl.any_horizontal([pl.col(c).is_not_null() & ~code[c] for c in q.columns]))
         exprs.extend(
             pl.when(answered & ~code[c]).then(pl.col(c).fill_null(0)).alias(c) for c in q.columns
         )
+    if not exprs:
+        return df, set()
+    helpers = [f"__answered_{i}" for i in range(len(masks))]
+    df = df.with_columns(m.alias(h) for m, h in zip(masks, helpers, strict=True))
     touched = {e.meta.output_name() for e in exprs}
-    return (df.with_columns(exprs) if exprs else df), touched
+    return df.with_columns(exprs).drop(helpers), touched
 
 
 # ------------------------------------------------------------------------------------------
