@@ -393,6 +393,41 @@ def test_row_tests_match_scipy_on_raw_data() -> None:
     assert kw.p_value == pytest.approx(expected.pvalue)
 
 
+def test_kruskal_on_counts_and_rank_points_matches_scipy() -> None:
+    """Rows with few known values (mean_count, centre) count cases per value in the main
+    aggregation; the test must equal scipy's on the raw values."""
+    rng = np.random.default_rng(11)
+    cols = ["basiskomponenten_chatbots", "basiskomponenten_dms", "basiskomponenten_de_mail"]
+    records, types = [], []
+    for _ in range(240):
+        rec: dict[str, Any] = {c: int(rng.integers(0, 2)) for c in cols}
+        rec["ziele_effizienz"] = int(rng.choice([0, 1, 2, 3]))
+        records.append(rec)
+        types.append(str(rng.choice([B, OPT, S, C])))
+    (res,) = run(
+        records,
+        types,
+        table(
+            "types_total",
+            {"label_de": "Anzahl", "measure": "mean_count", "columns": cols},
+            {"label_de": "Effizienz", "measure": "centre", "column": "ziele_effizienz"},
+        ),
+    )
+    groups = {
+        t: [r for r, ty in zip(records, types, strict=True) if ty == t] for t in (B, OPT, S, C)
+    }
+    counts = [[sum(r[c] for c in cols) for r in g] for g in groups.values()]
+    points = [
+        [4 - r["ziele_effizienz"] if r["ziele_effizienz"] else 0 for r in g]
+        for g in groups.values()
+    ]
+    for row, raw in zip(res.rows, (counts, points), strict=True):
+        expected = st.kruskal(*raw)
+        assert row.test.test == "kruskal"
+        assert row.test.statistic == pytest.approx(expected.statistic)
+        assert row.test.p_value == pytest.approx(expected.pvalue)
+
+
 def test_explicit_test_choice_and_mismatch() -> None:
     records, types = _random_records(120, 8)
     (res,) = run(

@@ -583,7 +583,9 @@ def _kmeanspp(X: np.ndarray, W: np.ndarray, k: int, rng: np.random.Generator) ->
     held point-major (u, m), so that every reduction over the points adds whole rows."""
     m, u = W.shape
     n_trials = 2 + int(math.log(k)) if k > 1 else 1
-    sq = ((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=2)  # (u, u), u <= a few hundred
+    x2 = np.einsum("ud,ud->u", X, X)
+    sq = x2[:, None] + x2[None, :] - 2.0 * (X @ X.T)  # (u, u) in one product
+    np.maximum(sq, 0.0, out=sq)  # rounding (not for rank points: small integers, exact)
     WT = np.ascontiguousarray(W.T)  # (u, m)
     count_dtype = np.uint8 if u < 256 else np.uint16 if u < 65536 else np.int64
 

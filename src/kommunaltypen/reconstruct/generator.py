@@ -13,8 +13,9 @@ Outline (one *group* = one of the four types, or the 87 untyped municipalities):
    the printed centres; see :mod:`kommunaltypen.reconstruct.table1`);
    Table 3 the populations (grouped medians over the codebook's population classes).
 2. Tables 4–16: for every printed cell the count ``k`` and base ``n`` are derived from the
-   printed decimals (one base per question and group, the one that fits most of its rows, the
-   largest first, i.e. the fewest non-respondents); the untyped group
+   printed decimals: per question and group the respondents, and per option a base of at
+   least ``MIN_ITEM_BASE`` of them (the others leave that option unanswered, written as
+   "keine Angabe", -9), the largest that prints as published; the untyped group
    completes the "Gesamt" cells. Joint structure (shared respondents, exclusive options, mean
    counts, filters, ranking triples, operator shares) is solved per question block, with
    ``scipy.optimize.milp`` where a block needs it.

@@ -370,11 +370,35 @@ class _Plan:
     ties: dict[int, pl.LazyFrame]
 
 
-def _aggregations(table: TableSpec, codebook: Codebook) -> list[pl.Expr]:
+def _discrete_values(row: RowSpec, codebook: Codebook) -> list[float] | None:
+    """The few values a row's per-municipality measure can take, when the codebook fixes
+    them (rank points, counts of options, small integer scales); None otherwise."""
+    if row.measure == "centre" and row.column:
+        question, _ = codebook.column_owner(row.column)
+        return [float(v) for v in range(int(question.max_rank or 3) + 1)]
+    if row.measure == "mean_count" and row.columns:
+        return [float(v) for v in range(len(row.columns) + 1)]
+    if row.measure == "mean" and row.column and row.column in codebook.columns:
+        question, _ = codebook.column_owner(row.column)
+        if question.kind in ("number", "percentage"):
+            return None
+        if question.options:
+            codes = sorted({float(o.code) for o in question.options})
+            return codes if len(codes) <= 50 else None
+        lo, hi = question.min, question.max
+        if lo is not None and hi is not None and lo == int(lo) and hi == int(hi) and hi - lo <= 50:
+            return [float(v) for v in range(int(lo), int(hi) + 1)]
+    return None
+
+
+def _aggregations(table: TableSpec, codebook: Codebook, tests: list[str]) -> list[pl.Expr]:
     aggs: list[pl.Expr] = []
     for i, row in enumerate(table.rows):
         x = pl.col(f"__x{i}")
         aggs += [x.count().alias(f"n{i}"), x.sum().alias(f"s{i}"), (x * x).sum().alias(f"q{i}")]
+        values = _discrete_values(row, codebook) if tests[i] == "kruskal" else None
+        if values is not None:  # Kruskal–Wallis: cases per value, counted in the same pass
+            aggs += [(x == v).sum().alias(f"v{i}_{j}") for j, v in enumerate(values)]
         if row.measure == "share_sum":
             for j in range(len(row.columns or ())):
                 part = pl.col(f"__x{i}_{j}")
@@ -402,14 +426,15 @@ def _plan(
     in_group = pl.col(KEY_COLUMN).is_not_null()
     # one pass: group by (column key, in total column); the total and every group column
     # are sums over these (count, sum, sum of squares, class counts add up)
-    grouped = lf.group_by(KEY_COLUMN, TOTAL_COLUMN).agg(_aggregations(table, codebook))
-    # Kruskal–Wallis rows: counts per (group, value); ranks and ties follow from them
+    grouped = lf.group_by(KEY_COLUMN, TOTAL_COLUMN).agg(_aggregations(table, codebook, tests))
+    # Kruskal–Wallis rows whose values are not few and known (e.g. populations): counts per
+    # (group, value) in a query of their own; ranks and ties follow from them
     ties = {
         i: lf.filter(in_group & pl.col(f"__x{i}").is_not_null())
         .group_by(KEY_COLUMN, f"__x{i}")
         .agg(pl.len().alias("t"))
         for i, k in enumerate(tests)
-        if k == "kruskal"
+        if k == "kruskal" and _discrete_values(table.rows[i], codebook) is None
     }
     return _Plan(table, columns, tests, grouped, ties)
 
@@ -557,6 +582,9 @@ def compute_tables(
                 if c.total:
                     cells.append(_cell_from(row, c, total_agg, i, cb))
             tie_term = 0.0
+            values = _discrete_values(row, cb) if p.tests[i] == "kruskal" else None
+            if values is not None:
+                ties[i] = _value_counts(i, values, group_cols, group_aggs)
             if i in ties:
                 rank_sums, tie_term = _rank_sums(ties[i], f"__x{i}")
                 for c, a in zip(group_cols, group_aggs, strict=True):
@@ -573,6 +601,30 @@ def compute_tables(
         if progress is not None:
             progress("tables", len(results) / len(plans))
     return results
+
+
+def _value_counts(
+    i: int, values: list[float], group_cols: list[ColumnDef], group_aggs: list[dict[str, Any]]
+) -> pl.DataFrame:
+    """The (group, value, cases) frame of row ``i`` from the per-value counts of the main
+    aggregation (the layout of the ties queries)."""
+    keys, vals, counts = [], [], []
+    for c, agg in zip(group_cols, group_aggs, strict=True):
+        for j, v in enumerate(values):
+            t = int(agg.get(f"v{i}_{j}") or 0)
+            if t:
+                keys.append(c.key)
+                vals.append(v)
+                counts.append(t)
+        n = int(agg.get(f"n{i}") or 0)
+        if n != sum(int(agg.get(f"v{i}_{j}") or 0) for j in range(len(values))):
+            raise TableSpecError(  # a value outside the codebook's range: a bug, not bad input
+                f"row {i}: {n} cases but {sum(counts)} counted over the values {values}"
+            )
+    return pl.DataFrame(
+        {KEY_COLUMN: keys, f"__x{i}": vals, "t": counts},
+        schema={KEY_COLUMN: pl.String, f"__x{i}": pl.Float64, "t": pl.UInt32},
+    )
 
 
 def _rank_sums(counts: pl.DataFrame, value: str) -> tuple[dict[str, float], float]:
