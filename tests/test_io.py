@@ -14,12 +14,12 @@ from kommunaltypen.io.csv_reader import sniff_delimiter
 from kommunaltypen.io.synthetic import random_canonical
 from kommunaltypen.validate import canonical_schema, validate_file
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-SPSS = SHARED / "data" / "spss-samples"
+#: SPSS files written by real SPSS, from the test data of open-source readers (see README.md)
+SPSS = Path(__file__).resolve().parent / "spss_samples"
 
 
 def test_shared_spss_samples_exist():
-    # fail loudly instead of skipping when the shared folder is missing
+    # fail loudly instead of skipping when the samples are missing
     assert SPSS.is_dir(), f"missing {SPSS}"
     assert len(list(SPSS.glob("*.sav"))) >= 10
 
@@ -206,7 +206,7 @@ def test_xlsx_rows_keep_spreadsheet_numbers(tmp_path):
 # --------------------------------------------------------------------- real SPSS files
 def _spss(name: str) -> Path:
     path = SPSS / name
-    assert path.exists(), f"missing shared SPSS sample {path}"
+    assert path.exists(), f"missing SPSS sample {path}"
     return path
 
 
