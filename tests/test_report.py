@@ -3,6 +3,9 @@ mode, XLSX cells, snapshots of the rendered tables, the headless browser and the
 
 from __future__ import annotations
 
+import csv
+import html as html_text
+import json
 import os
 import re
 import shutil
@@ -116,6 +119,42 @@ def test_english_report(rendered_en):
         assert german not in html
     wb = openpyxl.load_workbook(out / "report.xlsx", read_only=True)
     assert "Table 01" in wb.sheetnames and "Codebook" in wb.sheetnames
+
+
+def _listed_gaps() -> list[dict[str, str]]:
+    data = Path(__file__).parents[1] / "src" / "kommunaltypen" / "data"
+    path = data / "study_inconsistencies.csv"
+    with path.open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_reconstruction_gaps_are_listed_for_the_bundled_data(rendered, rendered_en):
+    """The report lists the study cells the bundled reconstruction cannot reproduce, with
+    the reason in the report's language and numbers in its notation."""
+    listed = _listed_gaps()
+    assert listed
+    html = (rendered[0] / "report.html").read_text(encoding="utf-8")
+    block = re.search(r'<table class="data small recon">(.*?)</table>', html, re.S)
+    assert block and block.group(1).count("<tr>") == len(listed) + 1  # + heading row
+    for rec in listed:
+        assert rec["reason_de"] in block.group(1)
+        assert rec["published"].replace(".", ",") in block.group(1)
+    english = html_text.unescape((rendered_en[0] / "report.html").read_text(encoding="utf-8"))
+    assert "What the bundled reconstruction cannot reproduce" in english
+    assert all(rec["reason"] in english for rec in listed)
+
+
+def test_reconstruction_gaps_only_for_the_bundled_data(rendered, tmp_path):
+    out = tmp_path / "other"
+    shutil.copytree(rendered[0], out)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["input"]["bundled"] is True
+    manifest["input"]["bundled"] = False
+    (out / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    render_report(out, lang="de", formats=("html",))
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert 'class="data small recon"' not in html
+    assert "Rekonstruktion nicht wiedergeben" not in html
 
 
 def test_xlsx_sheets_and_numbers(rendered):

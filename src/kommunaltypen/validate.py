@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from kommunaltypen.codebook import Codebook, Question, default_codebook
+from kommunaltypen.codebook import MULTI_COLUMN_KINDS, Codebook, Question, default_codebook
 from kommunaltypen.errors import InputFileError, KommunaltypenError
 from kommunaltypen.i18n import t
 from kommunaltypen.io import ROW_COLUMN, Meta, Progress, read_data
@@ -52,7 +52,7 @@ RULES: dict[str, Severity] = {
 
 INT_KINDS = ("single", "ordinal", "multiple", "ranking")
 #: question kinds stored as one column per option (missing codes there = item non-response)
-OPTION_KINDS = ("multiple", "ranking")
+OPTION_KINDS = MULTI_COLUMN_KINDS
 _ROW = "__rownum__"
 
 

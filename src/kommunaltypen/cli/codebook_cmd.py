@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from kommunaltypen.codebook import Codebook, default_codebook
+from kommunaltypen.codebook import MULTI_COLUMN_KINDS, Codebook, default_codebook
 from kommunaltypen.errors import InputFileError
 from kommunaltypen.i18n import get_lang, t
 
@@ -29,7 +29,7 @@ def column_docs(codebook: Codebook, lang: str | None = None) -> list[dict[str, s
     for q in codebook:
         for col in q.columns:
             opt = None
-            if q.kind in ("multiple", "ranking"):
+            if q.kind in MULTI_COLUMN_KINDS:
                 _, opt = codebook.column_owner(col)
             if q.kind == "single":
                 allowed = "; ".join(f"{o.code}={getattr(o, f'label_{lang}')}" for o in q.options)

@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from kommunaltypen.codebook import Codebook, default_codebook
+from kommunaltypen.codebook import MULTI_COLUMN_KINDS, Codebook, default_codebook
 from kommunaltypen.errors import InputFileError
 from kommunaltypen.i18n import t
 
@@ -32,7 +32,7 @@ def with_item_nonresponse(df: pl.DataFrame, codebook: Codebook | None = None) ->
     cb = codebook or default_codebook()
     exprs = []
     for q in cb:
-        if q.kind not in ("multiple", "ranking"):
+        if q.kind not in MULTI_COLUMN_KINDS:
             continue
         cols = [c for c in q.columns if c in df.columns and df.schema[c].is_numeric()]
         if not cols or sum(df.get_column(c).null_count() for c in cols) == 0:

@@ -3,7 +3,8 @@
 Public API:
 
 * :func:`build` – run the generator (deterministic), returns a :class:`Result` with the
-  canonical frame, the intended type per row and the list of inconsistent cells;
+  frame in the canonical column layout (item non-response as -9, as written to the file),
+  the intended type per row and the list of inconsistent cells;
 * :func:`bundled_data_path` / :func:`load_bundled` – the shipped ``beispieldaten.csv``;
 * :func:`intended_types` – the type of each row of the reconstruction (the Table 1 centre its
   goal points are nearest to; None for rows without a typable goal ranking);

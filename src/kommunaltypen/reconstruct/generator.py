@@ -30,11 +30,13 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from kommunaltypen import i18n
 from kommunaltypen.codebook import Codebook, default_codebook
 from kommunaltypen.reconstruct import table1
 from kommunaltypen.reconstruct.counts import candidates, matches, nearest
@@ -70,14 +72,21 @@ FLAECHEN_WEIGHTS = (3, 9, 20, 7, 5, 12, 14, 1, 5, 3, 6, 4, 4)
 
 @dataclass
 class Issue:
-    """A published cell that no consistent count reproduces."""
+    """A published cell that no consistent count reproduces, and why (``reason_id``: the
+    message ``reconstruct.reason.<id>`` with ``params``, in German and English)."""
 
     table: int
     row_label: str
     column_label: str
-    reason: str
+    reason_id: str
     published: str
     reconstructed: str
+    params: dict[str, Any] = field(default_factory=dict)
+    part: str = ""
+
+    def reason(self, lang: str = "en") -> str:
+        text = i18n.t(f"reconstruct.reason.{self.reason_id}", lang=lang, **self.params)
+        return f"{self.part}: {text}" if self.part else text
 
 
 @dataclass
@@ -124,6 +133,25 @@ def fractions_with_sum(
     return None
 
 
+def shares_as_counts(shares: list[float], precision: int, limit: int) -> int | None:
+    """The smallest total up to ``limit`` whose whole counts print as all ``shares`` (in %)
+    and add up to it; None if there is none."""
+    for total in range(1, limit + 1):
+        options = []
+        for v in shares:
+            centre = math.floor(v * total / 100)
+            options.append(
+                [
+                    k
+                    for k in range(max(0, centre - 1), min(total, centre + 2) + 1)
+                    if matches(100 * k / total, v, precision)
+                ]
+            )
+        if all(options) and any(sum(c) == total for c in itertools.product(*options)):
+            return total
+    return None
+
+
 def _fmt(x: float, precision: int) -> str:
     return f"{x:.{precision}f}"
 
@@ -166,7 +194,16 @@ class Builder:
         self.achieved.setdefault((table, row, part), {})[g] = (n, k)
 
     def _issue(
-        self, table: int, row: str, g: str, part: str, reason: str, n: int, k: int, scale: float
+        self,
+        table: int,
+        row: str,
+        g: str,
+        part: str,
+        reason_id: str,
+        n: int,
+        k: int,
+        scale: float,
+        **params: Any,
     ) -> None:
         value, precision = self._target(table, row, g, part)
         k0, n0 = self._offsets(table, row, g, part)
@@ -176,9 +213,11 @@ class Builder:
                 table,
                 row,
                 self._column_label(g),
-                f"{part}: {reason}" if part else reason,
+                reason_id,
                 _fmt(value, precision),
                 _fmt(got, precision),
+                params,
+                part,
             )
         )
 
@@ -261,7 +300,7 @@ class Builder:
                     row,
                     g,
                     part,
-                    "no common base of the question's rows reproduces all of them",
+                    "single_base",
                     cap,
                     k,
                     scale,
@@ -325,15 +364,17 @@ class Builder:
             for t in TYPES:
                 fig = figure(2, row[t], label)
                 if not matches(100 * comp[t][grp] / total, fig.value, 1):
+                    shares = [figure(2, row[u], label).value for u in TYPES]
+                    alone = shares_as_counts(shares, 1, N_TOTAL)
                     self.issues.append(
                         Issue(
                             2,
                             row[t],
                             label,
-                            "shares of the column must be counts of one total; the printed "
-                            "shares of this column sum to 100.1 (rounded to force a sum of 100)",
+                            "column_sum" if alone is None else "column_joint",
                             _fmt(fig.value, 1),
                             _fmt(100 * comp[t][grp] / total, 1),
+                            {"limit": N_TOTAL} if alone is None else {},
                         )
                     )
         return comp
@@ -373,10 +414,10 @@ class Builder:
                             1,
                             self.cb.typology_question.options[j].label_de,
                             TYPE_LABELS[t],
-                            f"centre value is a fraction of 46, but Table 2 implies {m} "
-                            f"members; no point sum over {m} prints as the published value",
+                            "centre_fraction",
                             _fmt(centres[ti, j], 2),
                             _fmt(got[j] / m, 2),
+                            {"members": m},
                         )
                     )
 
@@ -586,20 +627,14 @@ class Builder:
             value, _ = self._target(table, label, g, "")
             k0, n0 = self._offsets(table, label, g, "")
             _, k = nearest(value, n, k0=k0, n0=n0)
-            if next(iter(self.cell_options(table, label, g, cap, min_frac=0.0)), None) is None:
-                reason = (
-                    f"no count of any base up to the group's {cap} municipalities prints as "
-                    "the published value"
-                )
+            bases = [b for b, _ in self.cell_options(table, label, g, cap, min_frac=0.0)]
+            if not bases:
+                self._issue(table, label, g, "", "no_base", n, k, 100, size=cap)
             else:
-                largest = max(b for b, _ in self.cell_options(table, label, g, cap, min_frac=0.0))
-                reason = (
-                    "no count of the question's respondents, nor of a base with at most "
-                    f"{round(100 * (1 - MIN_ITEM_BASE))} % of them leaving this option "
-                    "unanswered, prints as the published value together with the question's "
-                    f"other rows (the published value needs a base of at most {largest})"
+                share = round(100 * (1 - MIN_ITEM_BASE))
+                self._issue(
+                    table, label, g, "", "item_base", n, k, 100, share=share, largest=max(bases)
                 )
-            self._issue(table, label, g, "", reason, n, k, 100)
             self._record(table, label, g, "", n, k)
             ks[label], ns[label] = k, n
         return n, ks, ns
@@ -831,9 +866,7 @@ class Builder:
                         label,
                         g,
                         "",
-                        "no count of the anchor question's respondents, nor of a base with a "
-                        "few of them leaving this anchor unanswered, prints as the published "
-                        "value together with the other rows and their sum",
+                        "anchor_base",
                         n,
                         k,
                         100,
@@ -846,8 +879,7 @@ class Builder:
                         5,
                         mean_row,
                         self._column_label(g),
-                        "the sum of the seven anchor shares that print as published does not "
-                        "print as the published sum",
+                        "anchor_sum",
                         _fmt(mv, mp),
                         _fmt(share_sum(combo), mp),
                     )
@@ -858,8 +890,7 @@ class Builder:
                     none_row,
                     g,
                     "",
-                    "base is everyone who answered the strategy question, whose two printed "
-                    "shares fix that base; no count of it prints as the published share",
+                    "strategy_none",
                     n_s,
                     n_s - active,
                     100,

@@ -38,7 +38,9 @@ def schema(codebook: Codebook | None = None) -> dict[str, pl.DataType]:
 
 
 def load_bundled(codebook: Codebook | None = None) -> pl.DataFrame:
-    """The shipped reconstruction as a canonical polars frame."""
+    """The shipped reconstruction as stored: the canonical columns and dtypes, with item
+    non-response still as the code -9 (``validate_file(bundled_data_path())`` gives the
+    canonical data, where those cells are null)."""
     return pl.read_csv(bundled_data_path(), schema=schema(codebook))
 
 
@@ -92,11 +94,20 @@ def write_frame(frame: pl.DataFrame, out: str | Path, fmt: str | None = None) ->
 
 
 def write_issues(issues: list, out: str | Path) -> None:
-    """Write the inconsistent cells (``study_inconsistencies.csv`` layout)."""
+    """Write the inconsistent cells (``study_inconsistencies.csv`` layout: the reason in
+    English and German)."""
     with Path(out).open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["table", "row_label", "column_label", "reason", "published", "reconstructed"])
+        w.writerow(
+            [
+                *("table", "row_label", "column_label"),
+                *("reason", "reason_de", "published", "reconstructed"),
+            ]
+        )
         for i in issues:
             w.writerow(
-                [i.table, i.row_label, i.column_label, i.reason, i.published, i.reconstructed]
+                [
+                    *(i.table, i.row_label, i.column_label),
+                    *(i.reason("en"), i.reason("de"), i.published, i.reconstructed),
+                ]
             )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import pandas as pd
@@ -247,6 +249,35 @@ def method(data: ReportData, lang: str, publication: bool, min_n: int) -> dict[s
     return {"manifest": manifest, "model": model, "command": " ".join(command)}
 
 
+def reconstruction_gaps(data: ReportData, lang: str) -> dict[str, Any] | None:
+    """For the bundled reconstruction: the published cells it cannot reproduce because the
+    study's own figures contradict each other (``data/study_inconsistencies.csv``), with
+    the reason; None for other data."""
+    source = data.manifest.get("input")
+    if not (isinstance(source, dict) and source.get("bundled")):
+        return None
+    path = resources.files("kommunaltypen") / "data" / "study_inconsistencies.csv"
+    with path.open(encoding="utf-8") as fh:
+        listed = list(csv.DictReader(fh))
+    reason = "reason_de" if lang == "de" else "reason"
+    keys = ("table", "row_label", "column_label", "published", "reconstructed", reason)
+
+    def value(text: str) -> str:  # as printed, in the language's notation
+        decimals = len(text.partition(".")[2])
+        return fmt.number(float(text), decimals, lang)
+
+    return {
+        "columns": [t(f"report.recon.col.{k.removesuffix('_de')}", lang=lang) for k in keys],
+        "rows": [
+            [
+                *(rec["table"], rec["row_label"], rec["column_label"]),
+                *(value(rec["published"]), value(rec["reconstructed"]), rec[reason]),
+            ]
+            for rec in listed
+        ],
+    }
+
+
 REJECTED_COLUMNS = ("row", "kommune_id", "name", "reasons", "reason", "errors")
 
 
@@ -313,6 +344,7 @@ def context(
         "recs_untyped": [r for r in recs if r.type_id is None],
         "rejected": rejected_rows(data),
         "method": method(data, lang, publication, min_n),
+        "reconstruction": reconstruction_gaps(data, lang),
         "study": cb.source,
     }
 

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import xlsxwriter
 
-from kommunaltypen.codebook import default_codebook
+from kommunaltypen.codebook import MULTI_COLUMN_KINDS, default_codebook
 from kommunaltypen.i18n import t
 from kommunaltypen.report.model import ReportData
 from kommunaltypen.report.recommendations import all_recommendations
@@ -38,7 +38,7 @@ def _codebook_rows(lang: str) -> list[list[Any]]:
     rows = []
     for q in default_codebook():
         label = q.label(lang)
-        if q.options and q.kind in ("multiple", "ranking"):
+        if q.options and q.kind in MULTI_COLUMN_KINDS:
             for o in q.options:
                 rows.append(
                     [q.id, f"{q.id}_{o.id}", q.kind, label, o.code, getattr(o, f"label_{lang}")]
