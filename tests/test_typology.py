@@ -21,6 +21,7 @@ from kommunaltypen.typology import (
     _cumsum_rows,
     _kmeanspp,
     _lloyd,
+    _optimal_assignment,
     _weighted_silhouette,
     bootstrap_agreement,
     choose_k,
@@ -253,6 +254,21 @@ def test_lloyd_converges_to_a_fixed_point_and_keeps_empty_centres():
         assert val == pytest.approx(((patterns - c[lab]) ** 2).sum(axis=1) @ weights)
     np.testing.assert_array_equal(C[20, 1:], far[0, 1:])
     assert (labels[20] == 0).all()
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (7, 4), (4, 6), (1, 4), (9, 9), (12, 4)])
+def test_optimal_assignment_equals_scipy(shape):
+    """Small problems are solved by comparing every pairing, larger ones by scipy: both give
+    scipy's optimal pairs."""
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(sum(shape))
+    for _ in range(30):
+        cost = rng.random(shape)
+        rows, cols = _optimal_assignment(cost)
+        expected_rows, expected_cols = linear_sum_assignment(cost)
+        np.testing.assert_array_equal(rows, expected_rows)
+        np.testing.assert_array_equal(cols, expected_cols)
 
 
 def test_silhouette_and_ch_equal_row_level_sklearn():

@@ -24,6 +24,7 @@ Pipeline (see ``docs/typology.md`` for the full description and the reasons behi
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -36,13 +37,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 import yaml
-from scipy.optimize import linear_sum_assignment
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import ThreadpoolController
 
 from kommunaltypen.codebook import Codebook, Question, default_codebook
 from kommunaltypen.errors import TypologyError
+from kommunaltypen.estimator import EstimatorBase, check_is_fitted, validate_array
 from kommunaltypen.i18n import get_lang, t
 
 MODEL_FORMAT = "kommunaltypen.typology"
@@ -744,6 +743,26 @@ def _ward_centers(X: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
     return cent[alive]
 
 
+def _optimal_assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (rows, cols) of minimal total cost, as ``scipy.optimize.linear_sum_assignment``.
+
+    Naming matches a handful of clusters to a handful of reference types: up to 8 on the
+    shorter side and 10,000 candidate pairings all of them are compared in one step (exact;
+    importing scipy.optimize would cost more than that); larger problems go to scipy."""
+    n_rows, n_cols = cost.shape
+    short = min(n_rows, n_cols)
+    if short <= 8 and math.perm(max(n_rows, n_cols), short) <= 10_000:
+        tall = cost if n_rows >= n_cols else cost.T  # pick a distinct row for every column
+        perms = np.array(list(itertools.permutations(range(len(tall)), short)), dtype=np.int64)
+        best = perms[tall[perms, np.arange(short)].sum(axis=1).argmin()]
+        rows, cols = (best, np.arange(short)) if n_rows >= n_cols else (np.arange(short), best)
+        order = np.argsort(rows)
+        return rows[order], cols[order]
+    from scipy.optimize import linear_sum_assignment
+
+    return linear_sum_assignment(cost)
+
+
 @cache
 def _blas_controller() -> ThreadpoolController:
     """One controller for the process: building one scans the loaded libraries (~2 ms),
@@ -927,7 +946,7 @@ def _is_frame(data: Any) -> bool:
     return any(str(c) in columns for c in data.columns)
 
 
-class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
+class Typology(EstimatorBase):
     """Rank-based k-means typology with naming, mixed membership, model choice and stability.
 
     Parameters
@@ -1046,7 +1065,7 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
             points, typable, code, inverse = _goal_patterns(data)
             self._check_features(points.shape[1], reset)
             return points, typable, code, inverse
-        X = validate_data(self, data, reset=reset, dtype=np.float64, ensure_min_samples=1)
+        X = validate_array(self, data, reset=reset, dtype=np.float64, ensure_min_samples=1)
         points, _, _, inverse = count_patterns(X)
         ones = np.ones(len(points), dtype=bool)
         return points, ones, np.full(len(points), _TYPABLE_CODE, dtype=np.int8), inverse
@@ -1196,7 +1215,7 @@ class Typology(ClusterMixin, TransformerMixin, BaseEstimator):
         if reference is not None:
             ref_ids, ref = reference
             cost = np.sqrt(((centers[:, None] - ref[None]) ** 2).sum(axis=2))
-            rows, cols = linear_sum_assignment(cost)
+            rows, cols = _optimal_assignment(cost)
             limit = self._max_reference_distance(ref)
             for r, c in zip(rows, cols, strict=True):
                 dist[r] = float(cost[r, c])
