@@ -210,6 +210,15 @@ def test_user_table_file_on_cli(workdir: Path, capsys: pytest.CaptureFixture[str
     assert (out / "tables" / "table_20.csv").is_file()
 
 
+def test_written_files_include_the_report(tmp_path: Path) -> None:
+    """Every file in the output directory is one the analysis reports as written."""
+    out = tmp_path / "mit_bericht"
+    result = run_analysis(out_dir=out, n_bootstrap=10, k_choice=False, report=True)
+    on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert set(result.files) == on_disk
+    assert {"report.html", "report.pdf", "report.xlsx", "charts/zielprofil.svg"} <= on_disk
+
+
 def test_cli_errors_are_messages(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = workdir / "kaputt.yaml"
     bad.write_text(

@@ -13,8 +13,6 @@ output hashes listed in the manifest.
 from __future__ import annotations
 
 import hashlib
-import importlib
-import importlib.util
 import json
 import platform
 from collections.abc import Callable, Sequence
@@ -169,16 +167,15 @@ def _resolve_tables(
     return list(tables), "<python>"
 
 
-def _render_report(out_dir: Path, result: AnalysisResult, lang: str) -> bool:
-    """Call ``kommunaltypen.report.render_report`` if the report package provides it."""
-    if importlib.util.find_spec("kommunaltypen.report") is None:
-        return False
-    module = importlib.import_module("kommunaltypen.report")
-    render = getattr(module, "render_report", None)
-    if not callable(render):
-        return False
-    render(out_dir, result, lang=lang, publication=result.publication, min_n=result.min_n)
-    return True
+def _render_report(out_dir: Path, result: AnalysisResult, lang: str) -> None:
+    """Render the report (HTML, PDF, XLSX, charts) and add its files to ``result.files``."""
+    from kommunaltypen.report import render_report
+
+    paths = render_report(
+        out_dir, result, lang=lang, publication=result.publication, min_n=result.min_n
+    )
+    for path in paths.values():
+        result.files[path.relative_to(out_dir).as_posix()] = path
 
 
 def run_analysis(
