@@ -112,6 +112,37 @@ def test_decimal_comma_accepted_where_a_number_is_expected():
     assert data.get_column("anteil_fortbildung_digital")[0] == 12.5
 
 
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        ({"einwohner": "1.234,0"}, ("einwohner", 1234)),
+        ({"einwohner": "12.345"}, ("einwohner", 12345)),
+        ({"einwohner": "1.234.567"}, ("einwohner", 1234567)),
+        ({"einwohner": "12345"}, ("einwohner", 12345)),
+    ],
+)
+def test_german_thousands_points_are_read(cells, expected):
+    data, report = validate_frame(put(base(), 0, **cells))
+    assert report.errors == []
+    column, value = expected
+    assert data.get_column(column)[0] == value
+
+
+def test_german_grouped_decimal_text():
+    from kommunaltypen.validate import parse_number_text
+
+    assert parse_number_text("1.234,5", False, frozenset()) == (1234.5, 0)
+    assert parse_number_text("-12.345,25", False, frozenset()) == (-12345.25, 0)
+    assert parse_number_text("12.345", False, frozenset()) == (12.345, 0)  # a decimal point
+
+
+@pytest.mark.parametrize("text", ["1.23,4", "12.34", "1,234.5"])
+def test_malformed_grouping_is_still_an_error(text):
+    _, report = validate_frame(put(base(), 0, einwohner=text))
+    assert [i.rule for i in report.errors] in (["not_a_number"], ["not_integer"])
+    assert report.errors[0].value == text
+
+
 @pytest.mark.parametrize("code", ["-1", "-8", "-9", "", " "])
 def test_missing_codes_and_empty_cells_become_null(code):
     frame = put(base(), 1, digitalisierungsgrad=code, anteil_fortbildung_digital=code)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -515,6 +516,10 @@ def _flag_column(height: int, idx: list[int], name: str) -> pl.Series:
     return flags.scatter(idx, True) if idx else flags
 
 
+#: a number in German notation with thousands points: 1.234 / 12.345.678 / -1.234,56
+_GERMAN_GROUPED = re.compile(r"-?\d{1,3}(?:\.\d{3})+(?:,\d+)?")
+
+
 def parse_number_text(
     text: str, integer: bool, missing: frozenset[int]
 ) -> tuple[float | None, int]:
@@ -522,6 +527,10 @@ def parse_number_text(
     s = text.strip()
     if not s:
         return None, _OK
+    if _GERMAN_GROUPED.fullmatch(s) and ("," in s or integer):
+        # German notation with thousands points: "1.234,5", or "12.345" where a whole number
+        # is expected (as a decimal point it could not be one anyway)
+        s = s.replace(".", "").replace(",", ".")
     try:
         value = float(s.replace(",", ".", 1) if s.count(",") == 1 and "." not in s else s)
     except ValueError:
