@@ -850,7 +850,9 @@ class Builder:
                             + (0 if mean_ok else 1 + mean_err)
                             + (0 if none_ok else 1 + abs(got - nv) * 10**np_)
                         )
-                        score = (-round(cost, 6), sum(ns))
+                        # then the fewest missing cells (the largest bases), then the fewest
+                        # of them left unanswered item by item (rather than the whole question)
+                        score = (-round(cost, 6), sum(ns), -sum(common - b for b in ns))
                         if best is None or score > best[0]:
                             best = (score, combo, nq, active)
             assert best is not None
