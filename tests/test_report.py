@@ -157,6 +157,25 @@ def test_reconstruction_gaps_only_for_the_bundled_data(rendered, tmp_path):
     assert "Rekonstruktion nicht wiedergeben" not in html
 
 
+def test_counts_per_kommunenart_also_from_the_output_directory(rendered, tmp_path):
+    """``report --from DIR`` (no AnalysisResult) shows the accepted and typed municipalities
+    per Kommunenart, as the report rendered inside ``analyze`` does."""
+    manifest = json.loads((rendered[0] / "manifest.json").read_text(encoding="utf-8"))
+    counts = manifest["rows"]["by_kommunenart"]
+    assert sum(v["accepted"] for v in counts.values()) == manifest["rows"]["accepted"]
+    assert sum(v["typed"] for v in counts.values()) == manifest["rows"]["typed"]
+    out = tmp_path / "from_dir"
+    shutil.copytree(rendered[0], out)
+    render_report(out, lang="de", formats=("html",))
+    html = (out / "report.html").read_text(encoding="utf-8")
+    block = re.search(r'<table class="data small per-kind">(.*?)</table>', html, re.S)
+    assert block
+    kreis = counts["1"]
+    assert re.search(
+        rf"<td>Kreis</td><td>{kreis['accepted']}</td><td>{kreis['typed']}</td>", block.group(1)
+    )
+
+
 def test_xlsx_sheets_and_numbers(rendered):
     out, _ = rendered
     data = load_output_dir(out)

@@ -111,6 +111,23 @@ def _versions() -> dict[str, str]:
     return versions
 
 
+def _rows_by_kind(data: pl.DataFrame, types: pl.Series) -> dict[str, dict[str, int]]:
+    """Accepted and typed municipalities per Kommunenart code (for the report)."""
+    if "kommunenart" not in data.columns:
+        return {}
+    counts = (
+        pl.DataFrame({"kind": data["kommunenart"], "typed": types.is_not_null()})
+        .group_by("kind")
+        .agg(pl.len().alias("accepted"), pl.col("typed").sum())
+        .drop_nulls("kind")
+        .sort("kind")
+    )
+    return {
+        str(row["kind"]): {"accepted": int(row["accepted"]), "typed": int(row["typed"])}
+        for row in counts.iter_rows(named=True)
+    }
+
+
 def _step(progress: Progress | None, stage: str, fraction: float) -> None:
     if progress is not None:
         progress(stage, fraction)
@@ -274,6 +291,7 @@ def run_analysis(
             "accepted": validation.rows_accepted,
             "rejected": validation.rows_rejected,
             "typed": types.len() - types.null_count(),
+            "by_kommunenart": _rows_by_kind(data, types),
         },
         "tables": [tb.number for tb in results],
     }

@@ -97,13 +97,13 @@ def render_report(
             written[f"chart:{chart.id}.svg"] = chart.svg_path
         pdf_job = None
         if "pdf" in formats:
-            html = render_html(context(data, charts, lang, publication, min_n, "print", result))
+            html = render_html(context(data, charts, lang, publication, min_n, "print"))
             if pool is None:
                 written["pdf"] = write_pdf(html, out, out / "report.pdf")
             else:  # the PDF is rendered in a worker while this process writes HTML and XLSX
                 pdf_job = pool.submit(write_pdf, html, out, out / "report.pdf")
         if "html" in formats:
-            html = render_html(context(data, charts, lang, publication, min_n, "screen", result))
+            html = render_html(context(data, charts, lang, publication, min_n, "screen"))
             (out / "report.html").write_text(html, encoding="utf-8")
             written["html"] = out / "report.html"
         if "xlsx" in formats:

@@ -38,7 +38,7 @@ def _truthy(series: pd.Series) -> pd.Series:
     return series.astype(str).str.strip().str.lower().isin(("true", "1", "1.0", "yes"))
 
 
-def summary(data: ReportData, lang: str, result: Any = None) -> dict[str, Any]:
+def summary(data: ReportData, lang: str) -> dict[str, Any]:
     """Counts of the data: read, accepted, rejected, typed, Mischformen, per Kommunenart."""
     rows = data.manifest.get("rows") or data.manifest.get("row_counts") or {}
     assignments = data.assignments
@@ -67,7 +67,7 @@ def summary(data: ReportData, lang: str, result: Any = None) -> dict[str, Any]:
                     fmt.number(cell.n, 0, lang) if cell and cell.n is not None else "–",
                 )
             )
-    per_kind = _per_kind(result, lang)
+    per_kind = _per_kind(rows.get("by_kommunenart") or {}, lang)
     return {
         "per_kind": per_kind,
         "read": fmt.number(rows.get("in", rows.get("read", accepted + rejected)), 0, lang),
@@ -85,23 +85,18 @@ def summary(data: ReportData, lang: str, result: Any = None) -> dict[str, Any]:
     }
 
 
-def _per_kind(result: Any, lang: str) -> list[list[str]]:
-    """Accepted and typed municipalities per Kommunenart (needs the ``AnalysisResult``)."""
-    data = getattr(result, "data", None)
-    types = getattr(result, "types", None)
-    if data is None or types is None or "kommunenart" not in getattr(data, "columns", ()):
+def _per_kind(counts: dict[str, dict[str, int]], lang: str) -> list[list[str]]:
+    """Accepted and typed municipalities per Kommunenart, from the manifest."""
+    if not counts:
         return []
-    question = default_codebook().question("kommunenart")
-    kinds = list(data["kommunenart"])
     rows = []
-    for option in question.options:
-        accepted = sum(1 for k in kinds if k == option.code)
-        typed = sum(1 for k, tid in zip(kinds, types, strict=False) if k == option.code and tid)
+    for option in default_codebook().question("kommunenart").options:
+        got = counts.get(str(option.code), {})
         rows.append(
             [
                 getattr(option, f"label_{lang}"),
-                fmt.number(accepted, 0, lang),
-                fmt.number(typed, 0, lang),
+                fmt.number(got.get("accepted", 0), 0, lang),
+                fmt.number(got.get("typed", 0), 0, lang),
             ]
         )
     return rows
@@ -301,7 +296,6 @@ def context(
     publication: bool,
     min_n: int,
     mode: str,
-    result: Any = None,
 ) -> dict[str, Any]:
     """Everything the report template needs (``mode``: "screen" or "print")."""
     renderer = html_tables if mode == "screen" else pdf_tables
@@ -324,7 +318,7 @@ def context(
         "version": __version__,
         "publication": publication,
         "min_n": min_n,
-        "summary": summary(data, lang, result),
+        "summary": summary(data, lang),
         "diag": diagnostics(data, lang),
         "tables": tables,
         "captions": {n: data.tables[n].caption(lang) for n in sorted(data.tables)},
