@@ -133,12 +133,18 @@ def test_output_directory(result: AnalysisResult, workdir: Path) -> None:
     assert untyped.height == N_ROWS - result.n_typed
     assert untyped["reason"].null_count() == 0
     manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+    by_kind = manifest["rows"].pop("by_kommunenart")
     assert manifest["rows"] == {
         "in": N_ROWS,
         "accepted": N_ROWS,
         "rejected": 0,
         "typed": result.n_typed,
     }
+    kinds = result.data["kommunenart"].to_list()
+    for code, counts in by_kind.items():
+        rows = [i for i, k in enumerate(kinds) if str(k) == code]
+        assert counts["accepted"] == len(rows)
+        assert counts["typed"] == sum(result.types[i] is not None for i in rows)
     assert manifest["seed"] == 3 and manifest["parameters"]["n_bootstrap"] == 30
     assert len(manifest["input"]["sha256"]) == 64
     assert "created_at" in manifest and "polars" in manifest["versions"]
