@@ -85,6 +85,53 @@ def test_position_ranking_with_only_missing_codes_is_not_answered(tmp_path):
     assert second["ziele_foerdermittel"] == 1 and second["ziele_effizienz"] == 0
 
 
+def test_mapping_keys_may_be_spss_value_labels(tmp_path):
+    """An SPSS file stores codes and labels; a mapping may name the answers by their labels
+    (the file's own codes differ from the codebook's here)."""
+    import pandas as pd
+    import pyreadstat
+
+    data = pd.DataFrame(
+        {
+            "Gemeindeschluessel": ["G1", "G2", "G3"],
+            "Typ": [10.0, 40.0, 20.0],
+            "Land": [9.0, 9.0, 5.0],
+            "EW": [120000.0, 3000.0, 90000.0],
+            "Ziel1": [7.0, 8.0, float("nan")],
+        }
+    )
+    path = tmp_path / "fremd.sav"
+    pyreadstat.write_sav(
+        data,
+        str(path),
+        variable_value_labels={
+            "Typ": {10.0: "Landkreis", 20.0: "Kreisfreie Stadt", 40.0: "Gemeinde"},
+            "Ziel1": {7.0: "Effizienz", 8.0: "Bürgernähe"},
+        },
+    )
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(
+        """
+columns:
+  Gemeindeschluessel: kommune_id
+  Typ: kommunenart
+  Land: bundesland
+  EW: einwohner
+values:
+  kommunenart: {landkreis: 1, Kreisfreie Stadt: 2, Gemeinde: 4}
+  ziele: {Effizienz: 3, Bürgernähe: 5}
+rankings:
+  ziele: [Ziel1]
+""",
+        encoding="utf-8",
+    )
+    frame, report = validate_file(path, mapping=mapping)
+    assert report.errors == [] and frame.height == 3
+    assert frame["kommunenart"].to_list() == [1, 4, 2]
+    assert frame["ziele_effizienz"].to_list() == [1, 0, None]
+    assert frame["ziele_buergernaehe"].to_list() == [0, 1, None]
+
+
 def test_mapped_column_absent_from_file_is_a_warning(tmp_path):
     csv = "Gemeindeschluessel,Typ,Land,EW\nG1,Kreis,9,1000\n"
     data, report = validate_file(*_files(tmp_path, csv, MAPPING))

@@ -100,11 +100,18 @@ class Mapping(BaseModel):
 
     # -- application -----------------------------------------------------------------------
     def apply(
-        self, frame: pl.DataFrame | pl.LazyFrame, codebook: Codebook | None = None
+        self,
+        frame: pl.DataFrame | pl.LazyFrame,
+        codebook: Codebook | None = None,
+        value_labels: dict[str, dict[Any, str]] | None = None,
     ) -> tuple[pl.DataFrame | pl.LazyFrame, list[tuple[str, str]]]:
         """Rename, recode and unfold position rankings. Returns the frame and warnings as
-        ``(rule, column)`` pairs (mapped columns missing from the file)."""
+        ``(rule, column)`` pairs (mapped columns missing from the file). ``value_labels``
+        (the reader's, per source column: code -> label, as SPSS files carry them): a
+        ``values`` key that is a column's value label also maps that label's code, so a
+        mapping can name the answers as the questionnaire shows them."""
         cb = codebook or default_codebook()
+        labels = value_labels or {}
         self.check(cb)
         names = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
         schema = dict(frame.collect_schema())
@@ -127,7 +134,10 @@ class Mapping(BaseModel):
                 continue
             consumed.extend(pos_cols)
             raw = {p: _stripped(p, schema[p]) for p in pos_cols}
-            code = {p: _recode(raw[p], vmap).cast(pl.Float64, strict=False) for p in pos_cols}
+            code = {
+                p: _recode(raw[p], _with_labels(vmap, labels.get(p))).cast(pl.Float64, strict=False)
+                for p in pos_cols
+            }
             # a position holding a missing code ("keine Angabe") is not an answer: a row whose
             # positions are all empty or missing did not answer the ranking (all null)
             missing = [float(m) for m in cb.missing_values]
@@ -170,15 +180,32 @@ class Mapping(BaseModel):
                 t("validate.mapping_target_exists", file=self.source, value=", ".join(clash))
             )
         frame = frame.rename(renames)
+        source_of = {tgt: f for f, tgt in renames.items()}
         schema = dict(frame.collect_schema())
         recodes = []
         for col in schema:
             vmap = self.value_map(col, cb)
             if vmap and not any(col.startswith(f"{qid}_") for qid in self.rankings):
+                vmap = _with_labels(vmap, labels.get(source_of.get(col, col)))
                 recodes.append(_recode(_stripped(col, schema[col]), vmap).alias(col))
         if recodes:
             frame = frame.with_columns(recodes)
         return frame, warnings
+
+
+def _with_labels(vmap: dict[Any, Any], labels: dict[Any, str] | None) -> dict[Any, Any]:
+    """``vmap`` plus, for every key that is one of the column's value labels (compared
+    without case and surrounding blanks), the labelled code mapped to the same target."""
+    if not vmap or not labels:
+        return vmap
+    code_of = {str(label).strip().casefold(): code for code, label in labels.items()}
+    keys = {_key(k) for k in vmap}
+    extra = {}
+    for key, target in vmap.items():
+        code = code_of.get(_key(key).casefold())
+        if code is not None and _key(code) not in keys:
+            extra[code] = target
+    return {**vmap, **extra}
 
 
 def _stripped(name: str, dtype: pl.DataType) -> pl.Expr:

@@ -241,7 +241,7 @@ def validate_frame(
         _warning("reader_note", source, None, note, note) for note in meta.notes
     ]
     if mapping is not None:
-        frame, mwarn = mapping.apply(frame, cb)
+        frame, mwarn = mapping.apply(frame, cb, value_labels=meta.value_labels)
         for rule, column in mwarn:
             msg = t("validate.rule.mapping_column_absent", column=column, file=mapping.source)
             warnings.append(_warning(rule, source, column, column, msg))
