@@ -281,17 +281,18 @@ def _count_in(columns: Sequence[str], values: Sequence[float]) -> pl.Expr:
 
 
 def row_expression(row: RowSpec, codebook: Codebook) -> pl.Expr:
-    """Per-municipality Float64 value of a row; null outside the row's base."""
+    """Per-municipality value of a row (0/1 as UInt8 for shares, else Float64); null outside
+    the row's base."""
     m = row.measure
     where = _where(row)
     if m == "share":
         col = row.column or ""
         base = pl.col(col).is_not_null()
-        x = _is_in(col, row.values or ()).cast(pl.Float64)
+        x = _is_in(col, row.values or ()).cast(pl.UInt8)
     elif m == "share_none":
         cols = row.columns or ()
         base = pl.col(row.base_column).is_not_null() if row.base_column else _any_answered(cols)
-        x = (~pl.any_horizontal([(pl.col(c) == 1).fill_null(False) for c in cols])).cast(pl.Float64)
+        x = (~pl.any_horizontal([(pl.col(c) == 1).fill_null(False) for c in cols])).cast(pl.UInt8)
     elif m == "mean":
         col = row.column or ""
         base = pl.col(col).is_not_null()
@@ -320,7 +321,7 @@ def row_expression(row: RowSpec, codebook: Codebook) -> pl.Expr:
         x = pl.when((r >= 1) & (r <= max_rank)).then(max_rank + 1 - r).otherwise(0.0)
     elif m == "type_share":
         base = pl.col(TYPE_COLUMN).is_not_null()
-        x = (pl.col(TYPE_COLUMN) == row.type).cast(pl.Float64)
+        x = (pl.col(TYPE_COLUMN) == row.type).cast(pl.UInt8)
     elif m == "grouped_median":
         col = row.column or ""
         base = pl.col(col).is_not_null()
@@ -335,7 +336,7 @@ def share_sum_parts(row: RowSpec) -> list[pl.Expr]:
     so that every column's share has its own base (item non-response)."""
     where = _where(row).fill_null(False)
     return [
-        pl.when(pl.col(c).is_not_null() & where).then(_is_in(c, row.count_values).cast(pl.Float64))
+        pl.when(pl.col(c).is_not_null() & where).then(_is_in(c, row.count_values).cast(pl.UInt8))
         for c in row.columns or ()
     ]
 
@@ -395,7 +396,9 @@ def _aggregations(table: TableSpec, codebook: Codebook, tests: list[str]) -> lis
     aggs: list[pl.Expr] = []
     for i, row in enumerate(table.rows):
         x = pl.col(f"__x{i}")
-        aggs += [x.count().alias(f"n{i}"), x.sum().alias(f"s{i}"), (x * x).sum().alias(f"q{i}")]
+        aggs += [x.count().alias(f"n{i}"), x.sum().alias(f"s{i}")]
+        if not row.is_proportion:  # 0/1 values: the sum of squares is the sum
+            aggs.append((x * x).sum().alias(f"q{i}"))
         values = _discrete_values(row, codebook) if tests[i] == "kruskal" else None
         if values is not None:  # Kruskal–Wallis: cases per value, counted in the same pass
             aggs += [(x == v).sum().alias(f"v{i}_{j}") for j, v in enumerate(values)]
