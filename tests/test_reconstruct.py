@@ -37,6 +37,25 @@ def _figures() -> pd.DataFrame:
     return fig
 
 
+def _table1_centres() -> np.ndarray:
+    """The printed Table 1 centres (types × goals, codebook goal order)."""
+    fig = _figures()
+    table1 = fig[fig.table == 1]
+    return np.array(
+        [
+            [
+                float(
+                    table1[
+                        (table1.row_label == o.label_de) & (table1.column_label == t)
+                    ].value.iloc[0]
+                )
+                for o in CB.question("ziele").options
+            ]
+            for t in LABELS
+        ]
+    )
+
+
 def _inconsistencies() -> dict[tuple[int, str, str], str]:
     with (DATA / "study_inconsistencies.csv").open(encoding="utf-8") as fh:
         return {
@@ -73,20 +92,7 @@ def data() -> pd.DataFrame:
     )
     # type = the Table 1 centre the goal points are nearest to (typable rankings only: at
     # least one goal ranked, the ranks present exactly 1..m, m <= 3)
-    fig = _figures()
-    centres = np.array(
-        [
-            [
-                float(
-                    fig[
-                        (fig.table == 1) & (fig.row_label == o.label_de) & (fig.column_label == t)
-                    ].value.iloc[0]
-                )
-                for o in CB.question("ziele").options
-            ]
-            for t in LABELS
-        ]
-    )
+    centres = _table1_centres()
     ranks = df[[f"ziele_{o.id}" for o in CB.question("ziele").options]].to_numpy()
     complete = _typable(ranks)
     points = np.nan_to_num(np.where(ranks > 0, 4 - ranks, 0))
@@ -284,20 +290,7 @@ def test_typed_rows_form_a_kmeans_fixed_point(data: pd.DataFrame) -> None:
     """Lloyd's k-means started from the Table 1 centres keeps every typed row in its type."""
     points = data.attrs["points"][data.attrs["complete"]]
     types = data["__type"][data.attrs["complete"]].to_numpy()
-    fig = _figures()
-    start = np.array(
-        [
-            [
-                float(
-                    fig[
-                        (fig.table == 1) & (fig.row_label == o.label_de) & (fig.column_label == t)
-                    ].value.iloc[0]
-                )
-                for o in CB.question("ziele").options
-            ]
-            for t in LABELS
-        ]
-    )
+    start = _table1_centres()
     km = KMeans(n_clusters=4, init=start, n_init=1).fit(points)
     assert (np.array(TYPES)[km.labels_] == types).all()
     for i, t in enumerate(TYPES):

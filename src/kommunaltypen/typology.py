@@ -171,7 +171,8 @@ def _goal_question(codebook: Codebook | None) -> Question:
 def _rank_matrix(data: Any, question: Question) -> np.ndarray:
     """Rank columns of ``data`` as a float array (n, n_options) with NaN for null."""
     columns = list(question.columns)
-    if isinstance(data, pl.DataFrame):
+    is_polars = isinstance(data, pl.DataFrame)
+    if is_polars or (hasattr(data, "columns") and hasattr(data, "to_numpy")):  # or pandas
         missing = [c for c in columns if c not in data.columns]
         if missing:
             raise TypologyDataError(
@@ -181,17 +182,8 @@ def _rank_matrix(data: Any, question: Question) -> np.ndarray:
                     expected=", ".join(columns),
                 )
             )
-        return data.select(pl.col(c).cast(pl.Float64) for c in columns).to_numpy()
-    if hasattr(data, "columns") and hasattr(data, "to_numpy"):  # pandas
-        missing = [c for c in columns if c not in data.columns]
-        if missing:
-            raise TypologyDataError(
-                t(
-                    "typology.missing_columns",
-                    missing=", ".join(missing),
-                    expected=", ".join(columns),
-                )
-            )
+        if is_polars:
+            return data.select(pl.col(c).cast(pl.Float64) for c in columns).to_numpy()
         return data[columns].to_numpy(dtype=float, na_value=np.nan)
     arr = np.asarray(data, dtype=float)
     if arr.ndim != 2 or arr.shape[1] != len(columns):

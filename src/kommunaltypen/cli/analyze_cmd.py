@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 import typer
 from babel.numbers import format_decimal
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from kommunaltypen.cli.progress import stage_progress
 from kommunaltypen.i18n import get_lang, t
 
 if TYPE_CHECKING:
@@ -154,24 +154,7 @@ def register(app: typer.Typer) -> None:
 
         lang = get_lang()
         out_console = Console()
-        err = Console(stderr=True)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        ) as bar:
-            task = bar.add_task(t("tables.stage_read"), total=1.0)
-
-            def progress(stage: str, fraction: float) -> None:
-                start, span = _SPANS.get(stage, (None, 0.0))
-                if start is None:
-                    return
-                key = f"tables.stage_{stage}"
-                bar.update(task, completed=start + span * fraction, description=t(key))
-
+        with stage_progress(_SPANS, "tables.stage_") as progress:
             result = run_analysis(
                 file,
                 mapping=mapping,

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from kommunaltypen.cli.progress import stage_progress
 from kommunaltypen.i18n import t
 from kommunaltypen.io import READERS
+
+# share of the progress bar per validation stage: (start, share)
+_SPANS = {"read": (0.0, 0.1), "parse": (0.1, 0.7), "check": (0.8, 0.2), "done": (1.0, 0.0)}
 
 
 def register(app: typer.Typer) -> None:
@@ -35,28 +38,7 @@ def register(app: typer.Typer) -> None:
         from kommunaltypen.validate import validate_file
 
         out = Console()
-        err = Console(stderr=True)
-        show_progress = not as_json and err.is_terminal
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not show_progress,
-        ) as bar:
-            task = bar.add_task(t("validate.stage_read"), total=1.0)
-            stages = {"read": 0.0, "parse": 0.1, "check": 0.8, "done": 1.0}
-
-            def progress(stage: str, fraction: float) -> None:
-                start = stages.get(stage, 0.0)
-                span = {"read": 0.1, "parse": 0.7, "check": 0.2}.get(stage, 0.0)
-                bar.update(
-                    task,
-                    completed=start + span * fraction,
-                    description=t(f"validate.stage_{stage}"),
-                )
-
+        with stage_progress(_SPANS, "validate.stage_", enabled=not as_json) as progress:
             _, report = validate_file(file, mapping=mapping, format=format, progress=progress)
         if rejected is not None:
             report.write_rejected_csv(rejected)

@@ -367,6 +367,8 @@ class _Plan:
     table: TableSpec
     columns: list[ColumnDef]
     tests: list[str]
+    #: per row: the few values a Kruskal–Wallis row can take (counted in the main pass)
+    values: list[list[float] | None]
     grouped: pl.LazyFrame
     ties: dict[int, pl.LazyFrame]
 
@@ -392,14 +394,16 @@ def _discrete_values(row: RowSpec, codebook: Codebook) -> list[float] | None:
     return None
 
 
-def _aggregations(table: TableSpec, codebook: Codebook, tests: list[str]) -> list[pl.Expr]:
+def _aggregations(
+    table: TableSpec, codebook: Codebook, kruskal_values: list[list[float] | None]
+) -> list[pl.Expr]:
     aggs: list[pl.Expr] = []
     for i, row in enumerate(table.rows):
         x = pl.col(f"__x{i}")
         aggs += [x.count().alias(f"n{i}"), x.sum().alias(f"s{i}")]
         if not row.is_proportion:  # 0/1 values: the sum of squares is the sum
             aggs.append((x * x).sum().alias(f"q{i}"))
-        values = _discrete_values(row, codebook) if tests[i] == "kruskal" else None
+        values = kruskal_values[i]
         if values is not None:  # Kruskal–Wallis: cases per value, counted in the same pass
             aggs += [(x == v).sum().alias(f"v{i}_{j}") for j, v in enumerate(values)]
         if row.measure == "share_sum":
@@ -419,6 +423,10 @@ def _plan(
 ) -> _Plan:
     columns, key, total_mask = layout_columns(table.columns, codebook, type_columns)
     tests = [row_test_kind(r, codebook) for r in table.rows]
+    values = [
+        _discrete_values(r, codebook) if k == "kruskal" else None
+        for r, k in zip(table.rows, tests, strict=True)
+    ]
     exprs = [row_expression(r, codebook).alias(f"__x{i}") for i, r in enumerate(table.rows)]
     for i, r in enumerate(table.rows):
         if r.measure == "share_sum":
@@ -429,7 +437,7 @@ def _plan(
     in_group = pl.col(KEY_COLUMN).is_not_null()
     # one pass: group by (column key, in total column); the total and every group column
     # are sums over these (count, sum, sum of squares, class counts add up)
-    grouped = lf.group_by(KEY_COLUMN, TOTAL_COLUMN).agg(_aggregations(table, codebook, tests))
+    grouped = lf.group_by(KEY_COLUMN, TOTAL_COLUMN).agg(_aggregations(table, codebook, values))
     # Kruskal–Wallis rows whose values are not few and known (e.g. populations): counts per
     # (group, value) in a query of their own; ranks and ties follow from them
     ties = {
@@ -437,9 +445,9 @@ def _plan(
         .group_by(KEY_COLUMN, f"__x{i}")
         .agg(pl.len().alias("t"))
         for i, k in enumerate(tests)
-        if k == "kruskal" and _discrete_values(table.rows[i], codebook) is None
+        if k == "kruskal" and values[i] is None
     }
-    return _Plan(table, columns, tests, grouped, ties)
+    return _Plan(table, columns, tests, values, grouped, ties)
 
 
 def _cell_from(
@@ -585,7 +593,7 @@ def compute_tables(
                 if c.total:
                     cells.append(_cell_from(row, c, total_agg, i, cb))
             tie_term = 0.0
-            values = _discrete_values(row, cb) if p.tests[i] == "kruskal" else None
+            values = p.values[i]
             if values is not None:
                 ties[i] = _value_counts(i, values, group_cols, group_aggs)
             if i in ties:
@@ -620,9 +628,10 @@ def _value_counts(
                 vals.append(v)
                 counts.append(t)
         n = int(agg.get(f"n{i}") or 0)
-        if n != sum(int(agg.get(f"v{i}_{j}") or 0) for j in range(len(values))):
+        counted = sum(int(agg.get(f"v{i}_{j}") or 0) for j in range(len(values)))
+        if n != counted:
             raise TableSpecError(  # a value outside the codebook's range: a bug, not bad input
-                f"row {i}: {n} cases but {sum(counts)} counted over the values {values}"
+                f"row {i}, column {c.key}: {n} cases but {counted} counted over {values}"
             )
     return pl.DataFrame(
         {KEY_COLUMN: keys, f"__x{i}": vals, "t": counts},

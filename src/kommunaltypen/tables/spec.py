@@ -195,7 +195,7 @@ def _location(raw: object, loc: tuple[int | str, ...]) -> tuple[str, str]:
                 row = table["rows"][loc[3]]
                 row_desc = repr(row.get("label_de", f"#{loc[3] + 1}"))
         except (KeyError, IndexError, TypeError, AttributeError):
-            pass
+            pass  # the raw declaration is malformed there: keep the generic descriptions
     return table_desc, row_desc
 
 
