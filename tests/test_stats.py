@@ -171,3 +171,9 @@ def test_bold_marks_table1_logic() -> None:
 def test_suppress() -> None:
     assert stats.suppress([0, 4, 5, 100], 5).tolist() == [True, True, False, False]
     assert stats.suppress([0, 4, 5, 100], 1).tolist() == [True, False, False, False]
+
+
+def test_z95_is_the_normal_quantile() -> None:
+    from scipy import special
+
+    assert float(special.ndtri(0.975)) == stats.Z95

@@ -11,19 +11,19 @@ from scipy import stats as st
 
 from kommunaltypen.codebook import default_codebook
 from kommunaltypen.errors import TableSpecError
-from kommunaltypen.tables import compute_tables, parse_tables, tables_frame
+from kommunaltypen.io.synthetic import random_canonical
+from kommunaltypen.tables import compute_tables, load_tables, parse_tables, tables_frame
+from kommunaltypen.validate import canonical_schema
 
 CB = default_codebook()
 B, OPT, S, C = "bedaechtige", "optimierer", "serviceorientierte", "community_manager"
 
 
+SCHEMA = canonical_schema(CB)  # narrow integers (Int8 for option columns), as validated
+
+
 def _dtype(column: str) -> pl.DataType:
-    q, _ = CB.column_owner(column)
-    if q.kind == "text":
-        return pl.String()
-    if q.kind in ("number", "percentage") and not q.integer:
-        return pl.Float64()
-    return pl.Int64()
+    return SCHEMA[column]
 
 
 def canonical(records: list[dict[str, Any]]) -> pl.DataFrame:
@@ -709,3 +709,25 @@ def test_declared_type_missing_from_the_typology() -> None:
     assert cell(res, "Anteil B", "Gesamt").value == 0.0
     assert cell(res, "FIM (nur B)", "Gesamt").n == 0
     assert cell(res3, "B", "In Kreisen").n == 0
+
+
+@pytest.mark.parametrize("dtype", [pl.Int64, pl.Float64])
+def test_study_tables_do_not_depend_on_the_integer_width(dtype) -> None:
+    """The engine compares codes in the column's own type: canonical narrow integers, wide
+    integers and floats holding the same values give the same cells and tests."""
+    data = random_canonical(400, seed=7)
+    rng = np.random.default_rng(7)
+    types = [None if r < 0.2 else [B, OPT, S][int(r * 10) % 3] for r in rng.random(400)]
+    specs = load_tables(None, CB)
+    ints = [c for c, d in SCHEMA.items() if d.is_integer()]
+    narrow = tables_frame(compute_tables(data, types, specs))
+    wide = tables_frame(compute_tables(data.with_columns(pl.col(ints).cast(dtype)), types, specs))
+    assert narrow.drop("value", "ci_low", "ci_high", "p_value", "effect_size").equals(
+        wide.drop("value", "ci_low", "ci_high", "p_value", "effect_size")
+    )
+    for col in ("value", "ci_low", "ci_high", "p_value", "effect_size"):
+        a, b = narrow[col].to_numpy(), wide[col].to_numpy()
+        assert np.allclose(a, b, rtol=1e-12, equal_nan=True), col
+    # the type without members (Community Manager) has empty cells, n = 0
+    empty = narrow.filter(pl.col("column_label") == "Community Manager")
+    assert empty.height > 0 and (empty["n"] == 0).all() and empty["value"].is_null().all()

@@ -9,13 +9,14 @@ import polars as pl
 import pytest
 
 from kommunaltypen import i18n
-from kommunaltypen.codebook import default_codebook
+from kommunaltypen.codebook import Option, Question, default_codebook
 from kommunaltypen.errors import InputFileError
 from kommunaltypen.io import write_data
 from kommunaltypen.io.synthetic import random_canonical
 from kommunaltypen.validate import (
     RULES,
     canonical_schema,
+    dtype_of,
     empty_frame,
     validate_file,
     validate_frame,
@@ -474,3 +475,74 @@ def test_csv_file_with_item_nonresponse(tmp_path: Path, padding):
     assert all(data.row(2, named=True)[c] is None for c in DN)
     assert [data.row(3, named=True)[c] for c in ZI] == [1, None, *([0] * 8)]
     assert data.select(DN).slice(0, 1).equals(base().select(DN).slice(0, 1))
+
+
+def _opt(code: int) -> Option:
+    return Option(code=code, id=f"o{code}".replace("-", "m"), label_de="o", label_en="o")
+
+
+def _question(**fields) -> Question:
+    return Question(id="q", label_de="q", label_en="q", section="s", **fields)
+
+
+# -- canonical dtypes: narrow integers, checked before they are narrowed -------------------
+def test_canonical_integer_columns_are_as_narrow_as_their_values_allow():
+    schema = canonical_schema()
+    for q in CB:
+        if q.kind in ("multiple", "ranking", "single", "ordinal"):
+            assert all(schema[c] == pl.Int8 for c in q.columns), q.id
+    assert schema["einwohner"] == pl.Int32  # 1 .. 4,000,000
+    assert schema["anteil_fortbildung_digital"] == pl.Float64
+
+
+@pytest.mark.parametrize(
+    ("fields", "missing", "dtype"),
+    [
+        ({"kind": "single", "options": [_opt(1), _opt(127)]}, [-9], pl.Int8),
+        ({"kind": "single", "options": [_opt(1), _opt(128)]}, [-9], pl.Int16),
+        ({"kind": "single", "options": [_opt(1), _opt(2)]}, [-999], pl.Int16),
+        ({"kind": "single", "options": [_opt(1), _opt(2)]}, [-128], pl.Int8),
+        ({"kind": "number", "integer": True, "min": 0, "max": 32767}, [], pl.Int16),
+        ({"kind": "number", "integer": True, "min": -40000, "max": 1}, [], pl.Int32),
+        ({"kind": "number", "integer": True, "min": 0, "max": 2**31}, [], pl.Int64),
+        ({"kind": "number", "integer": True, "min": 0}, [], pl.Int64),  # unbounded
+        ({"kind": "number", "min": 0, "max": 1}, [], pl.Float64),
+        ({"kind": "ranking", "options": [_opt(1)], "max_rank": 3}, [-9], pl.Int8),
+    ],
+)
+def test_dtype_of_picks_the_narrowest_integer(fields, missing, dtype):
+    assert dtype_of(_question(**fields), missing) == dtype
+
+
+@pytest.mark.parametrize("shape", ["text", "Int64", "Float64", "csv"])
+@pytest.mark.parametrize(
+    ("column", "value", "rule"),
+    [
+        ("kommunenart", 300, "unknown_code"),
+        ("kommunenart", -200, "unknown_code"),
+        (ZI[0], 1000, "rank_out_of_range"),
+        (DN[0], 128, "multiple_not_binary"),
+        ("datenbestandsaufnahme", 70000, "out_of_range"),
+    ],
+)
+def test_values_beyond_the_narrow_type_are_reported_not_cut_off(
+    tmp_path: Path, shape, column, value, rule
+):
+    """Validation checks on wide types; only accepted rows are narrowed (Int8 here)."""
+    df = base()
+    if shape == "text":
+        data, report = validate_frame(put(df, 2, **{column: value}))
+    elif shape == "csv":
+        path = tmp_path / "d.csv"
+        put(df, 2, **{column: value}).write_csv(path, null_value="")
+        data, report = validate_file(path)
+    else:
+        wide = df.with_columns(pl.col(column).cast(getattr(pl, shape)))
+        wide = wide.with_columns(wide.get_column(column).scatter(2, value))
+        data, report = validate_frame(wide)
+    check_balance(report, data)
+    assert (rule, column, str(value)) in [(i.rule, i.column, i.value) for i in report.errors]
+    assert {i.row for i in report.errors} == {4}  # the third data row (header = row 1)
+    assert data.height == df.height - 1
+    assert dict(data.schema) == canonical_schema()
+    assert report.rejected_rows[column].to_list() == [value]

@@ -13,9 +13,11 @@ output hashes listed in the manifest.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import platform
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata, resources
@@ -101,6 +103,30 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: modules the pipeline needs only after reading: imported in the background during the read
+_LATE_IMPORTS = ("scipy.special",)
+
+
+def _background_start(source: Path) -> Future[str]:
+    """Work that does not depend on the data, started in a second thread while the input is
+    read and validated (polars leaves part of the second core idle then): the input hash and
+    the imports needed later. Hashing runs without the GIL (hashlib releases it for large
+    blocks), and the import mostly waits while polars parses. Returns the hash's future."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kommunaltypen-bg")
+    digest = pool.submit(_sha256, source)
+    for name in _LATE_IMPORTS:
+        pool.submit(importlib.import_module, name)
+    pool.shutdown(wait=False)  # the thread ends once these tasks are done
+    return digest
+
+
+def _input_hash(digest: Future[str], source: Path) -> str:
+    try:
+        return digest.result()
+    except OSError as exc:
+        raise InputFileError(t("validate.file_unreadable", file=source, error=exc)) from exc
+
+
 def _versions() -> dict[str, str]:
     versions = {"kommunaltypen": __version__, "python": platform.python_version()}
     for name in PACKAGES:
@@ -156,20 +182,20 @@ def _assignments(
     ``not_typed_reason_``); the probabilities are computed once per distinct fitted pattern
     (``patterns_``) and broadcast with the fit's row → pattern index (``pattern_index_``), so
     the cost does not grow with the rows beyond one gather."""
-    index = np.asarray(model.pattern_index_)
-    typed = index >= 0
     per_pattern = model.predict_proba(model.patterns_)  # (u, k)
-    top = per_pattern.max(axis=1)
-    proba = per_pattern[np.maximum(index, 0)]
-    proba[~typed] = np.nan
+    by_pattern = pl.DataFrame(
+        {f"p_{tid}": per_pattern[:, j] for j, tid in enumerate(model.type_ids_)}
+        | {"mischform": per_pattern.max(axis=1) < model.mischform_threshold}
+    )
+    index = pl.Series(np.asarray(model.pattern_index_), dtype=pl.Int64)
+    index = pl.select(pl.when(index >= 0).then(index).cast(pl.UInt32)).to_series()  # null: no type
     cols: list[pl.Series] = []
     if codebook.id_column in data.columns:
         cols.append(data[codebook.id_column])
     cols.append(types.alias("type"))
-    for j, tid in enumerate(model.type_ids_):
-        cols.append(pl.Series(f"p_{tid}", proba[:, j]).fill_nan(None))
-    mischform = (top < model.mischform_threshold)[np.maximum(index, 0)] & typed
-    cols.append(pl.Series("mischform", mischform))
+    cols.extend(
+        by_pattern.select(pl.all().gather(index)).with_columns(pl.col("mischform").fill_null(False))
+    )
     cols.append(pl.Series("reason", model.not_typed_reason_, dtype=pl.String))
     return pl.DataFrame(cols)
 
@@ -225,7 +251,7 @@ def run_analysis(
     if not source.is_file():
         raise InputFileError(t("tables.input_missing", file=str(source)))
     specs, tables_source = _resolve_tables(tables, cb)
-
+    input_digest = _background_start(source)
     data, validation = validate_file(source, mapping=mapping, codebook=cb, progress=progress)
     _step(progress, "validate", 1.0)
     if data.height == 0:
@@ -267,7 +293,7 @@ def run_analysis(
     manifest: dict[str, Any] = {
         "input": {
             "file": source.name,
-            "sha256": _sha256(source),
+            "sha256": _input_hash(input_digest, source),
             "bundled": path is None,
             "mapping": None if mapping is None else Path(mapping).name,
             "mapping_sha256": None if mapping is None else _sha256(Path(mapping)),

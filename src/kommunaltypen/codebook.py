@@ -20,9 +20,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from kommunaltypen import yamlio
 from kommunaltypen.errors import CodebookError
 
 Kind = Literal["text", "number", "percentage", "single", "ordinal", "multiple", "ranking"]
@@ -260,7 +260,7 @@ def _parse(raw: object, origin: str) -> Codebook:
 def default_codebook() -> Codebook:
     """The shipped codebook of the 2019 survey."""
     text = (resources.files("kommunaltypen") / "data" / "codebook.yaml").read_text("utf-8")
-    return _parse(yaml.safe_load(text), "codebook.yaml")
+    return _parse(yamlio.safe_load(text), "codebook.yaml")
 
 
 def load_codebook(path: str | Path | None = None) -> Codebook:
@@ -269,7 +269,7 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
         return default_codebook()
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raw = yamlio.safe_load(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, yamlio.YAMLError) as exc:
         raise CodebookError(f"{path}: Codebuch nicht lesbar ({exc})") from exc
     return _parse(raw, str(path))

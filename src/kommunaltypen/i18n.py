@@ -17,7 +17,7 @@ import os
 from functools import cache
 from importlib import resources
 
-import yaml
+from kommunaltypen import yamlio
 
 LANGUAGES = ("de", "en")
 DEFAULT_LANG = "de"
@@ -52,7 +52,7 @@ def catalog() -> dict[str, dict[str, str]]:
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
         if not entry.name.endswith(".yaml"):
             continue
-        data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
+        data = yamlio.safe_load(entry.read_text(encoding="utf-8")) or {}
         for key, texts in data.items():
             if key in merged:
                 raise RuntimeError(f"message key {key!r} defined twice ({entry.name})")

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from kommunaltypen import yamlio
 from kommunaltypen.codebook import Codebook, default_codebook
 from kommunaltypen.errors import MappingError
 from kommunaltypen.i18n import t
@@ -242,10 +242,10 @@ def load_mapping(path: str | Path) -> Mapping:
     """Load a mapping YAML file; problems raise :class:`MappingError` naming the file."""
     p = Path(path)
     try:
-        raw = yaml.safe_load(p.read_text("utf-8"))
+        raw = yamlio.safe_load(p.read_text("utf-8"))
     except FileNotFoundError as exc:
         raise MappingError(t("validate.mapping_missing", file=p)) from exc
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yamlio.YAMLError) as exc:
         raise MappingError(t("validate.mapping_unreadable", file=p, error=exc)) from exc
     if raw is None:
         raw = {}

@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import yaml
 from threadpoolctl import ThreadpoolController
 
+from kommunaltypen import yamlio
 from kommunaltypen.codebook import Codebook, Question, default_codebook
 from kommunaltypen.errors import TypologyError
 from kommunaltypen.estimator import EstimatorBase, check_is_fitted, validate_array
@@ -77,7 +77,7 @@ class TypologyDataError(TypologyError, ValueError):
 def type_table() -> tuple[dict[str, Any], ...]:
     """The study's four types from ``data/types.yaml`` (id, labels, descriptions, study_n)."""
     text = (resources.files("kommunaltypen") / "data" / "types.yaml").read_text("utf-8")
-    return tuple(yaml.safe_load(text)["types"])
+    return tuple(yamlio.safe_load(text)["types"])
 
 
 def type_label(type_id: str | None, lang: str | None = None) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -328,6 +328,7 @@ def validate_frame(
     accepted = df.select(cb.columns)
     if rejected.any():
         accepted = accepted.filter(~rejected)
+    accepted = _canonical_types(accepted, cb)
     status = pl.DataFrame(
         {
             "row": rows,
@@ -363,6 +364,14 @@ def validate_frame(
     return accepted, report
 
 
+def _canonical_types(accepted: pl.DataFrame, cb: Codebook) -> pl.DataFrame:
+    """Accepted rows in the canonical dtypes. Their values passed every rule, so each lies
+    in its column's valid range and the (strict) cast to the narrow type cannot fail."""
+    schema = accepted.schema
+    casts = [pl.col(c).cast(d) for c, d in canonical_schema(cb).items() if schema[c] != d]
+    return accepted.with_columns(casts) if casts else accepted
+
+
 def _progress(progress: Progress | None, stage: str, fraction: float) -> None:
     if progress is not None:
         progress(stage, fraction)
@@ -375,18 +384,48 @@ def _warning(rule: str, source: str, column: str | None, value: str | None, msg:
 # ------------------------------------------------------------------------------------------
 # parse: one select that types every codebook column and records cell problems
 # ------------------------------------------------------------------------------------------
-def dtype_of(q: Question) -> pl.DataType:
-    """The canonical dtype of a question's column(s)."""
+#: signed integer dtypes from the narrowest: canonical integer columns use the first one that
+#: holds every valid value (and the missing codes), so option columns take one byte per cell
+_INT_DTYPES = ((pl.Int8, 7), (pl.Int16, 15), (pl.Int32, 31))
+
+
+def value_bounds(q: Question) -> tuple[float, float] | None:
+    """The smallest and largest valid value of a question's column(s), as the rules enforce
+    them (codes, 0/1, ranks 0..max_rank, min..max); None if unbounded or not numeric."""
+    if q.kind == "single":
+        return float(min(q.codes)), float(max(q.codes))
+    if q.kind == "multiple":
+        return 0.0, 1.0
+    if q.kind == "ranking":
+        return 0.0, float(q.max_rank or 1)
+    if q.kind in ("ordinal", "number", "percentage") and q.min is not None and q.max is not None:
+        return float(q.min), float(q.max)
+    return None
+
+
+def dtype_of(q: Question, missing: Iterable[int] = ()) -> pl.DataType:
+    """The canonical dtype of a question's column(s): text, a float, or the narrowest signed
+    integer that holds every valid value (see :func:`value_bounds`) and the ``missing``
+    codes. Validation checks on wide types and narrows only accepted rows, so a value out of
+    the narrow range is reported by its rule, never cut off."""
     if q.kind == "text":
         return pl.String()
-    if q.kind in INT_KINDS or (q.kind == "number" and q.integer):
+    if not (q.kind in INT_KINDS or (q.kind == "number" and q.integer)):
+        return pl.Float64()
+    bounds = value_bounds(q)
+    if bounds is None:
         return pl.Int64()
-    return pl.Float64()
+    lo, hi = min(bounds[0], *missing, 0), max(bounds[1], *missing, 0)
+    for dtype, bits in _INT_DTYPES:
+        if -(2**bits) <= lo and hi < 2**bits:
+            return dtype()
+    return pl.Int64()
 
 
 def canonical_schema(codebook: Codebook | None = None) -> dict[str, pl.DataType]:
     cb = codebook or default_codebook()
-    return {c: dtype_of(q) for q in cb for c in q.columns}
+    missing = sorted(cb.missing_values)
+    return {c: dtype_of(q, missing) for q in cb for c in q.columns}
 
 
 def empty_frame(codebook: Codebook | None = None) -> pl.DataFrame:
@@ -439,13 +478,18 @@ def _parse_exprs(
     the columns that can hold unparseable cells. ``clean``: integer columns known to hold no
     missing code (they are passed through unchanged). Option columns of multiple-choice and
     ranking questions keep their missing codes: :func:`_normalise` needs to tell item
-    non-response (a code) from "not ticked" (an empty cell)."""
+    non-response (a code) from "not ticked" (an empty cell).
+
+    Integer columns are checked on wide types (as read, or Int64 when parsed here) and
+    narrowed to their canonical dtype only after the rules have run (see
+    :func:`_canonical_types`): a value outside the narrow range is reported, never cut off."""
     all_missing = [float(m) for m in cb.missing_values]
     values: list[pl.Expr] = []
     kinds: dict[str, pl.Expr] = {}
     for q in cb:
         target = dtype_of(q)
-        integer = target == pl.Int64
+        integer = target.is_integer()
+        work = pl.Int64() if integer else target
         keep_codes = q.kind in OPTION_KINDS
         missing = [] if keep_codes else all_missing
         for name in q.columns:
@@ -459,14 +503,16 @@ def _parse_exprs(
                 continue
             if dtype.is_integer() or dtype == pl.Boolean:
                 # parsed by the reader already: nothing can be malformed
-                if dtype == pl.Boolean or dtype.is_unsigned_integer() or name in clean:
-                    value = col  # cannot hold the (negative) missing codes
-                elif keep_codes:
-                    value = col
+                if dtype == pl.Boolean:
+                    value = col.cast(target)
+                elif dtype.is_unsigned_integer() or name in clean or keep_codes:
+                    value = col  # no (negative) missing code to remove, or kept on purpose
                 else:
                     codes = [int(m) for m in missing]
                     value = pl.when(~col.is_in(codes).fill_null(False)).then(col)
-                values.append(value.cast(target, strict=False).alias(name))
+                if not integer:
+                    value = value.cast(target)
+                values.append(value.alias(name))  # integers keep the width they were read in
                 continue
             if dtype.is_numeric():
                 value, kind = _number_parts(
@@ -488,7 +534,7 @@ def _parse_exprs(
                     .otherwise(pl.lit(_OK, pl.UInt8))
                 )
                 value = pl.when(~suspect & ~num.is_in(missing).fill_null(False)).then(num)
-            values.append(value.cast(target, strict=False).alias(name))
+            values.append(value.cast(work, strict=False).alias(name))
             kinds[name] = kind
     return values, kinds
 
@@ -559,8 +605,7 @@ def _resolve_suspects(
         if not hit:
             continue
         q, _ = cb.column_owner(c)
-        target = dtype_of(q)
-        integer = target == pl.Int64
+        integer = dtype_of(q).is_integer()
         # option columns keep their missing codes for _normalise (see _parse_exprs)
         missing = no_codes if q.kind in OPTION_KINDS else cb.missing_values
         kinds = df.get_column(f"__f_{c}")
@@ -578,7 +623,7 @@ def _resolve_suspects(
                     continue
             bad.append((i, c, kind, text))
         if good_idx:
-            values = pl.Series(good_values, dtype=pl.Float64).cast(target)
+            values = pl.Series(good_values, dtype=pl.Float64).cast(df.schema[c])
             fixed.append(df.get_column(c).scatter(good_idx, values))
     if fixed:
         df = df.with_columns(fixed)

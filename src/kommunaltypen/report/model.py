@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
+from kommunaltypen import yamlio
 from kommunaltypen.errors import KommunaltypenError
 from kommunaltypen.i18n import t
 from kommunaltypen.tables.spec import PERCENT_MEASURES, TYPE_IDS
@@ -179,8 +179,8 @@ def _manifest_declarations(out: Path, manifest: dict[str, Any]) -> dict[int, dic
     if not path.is_file():
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yamlio.YAMLError):
         return {}
     return {
         int(tb["number"]): tb
@@ -201,7 +201,7 @@ def _declarations() -> dict[int, dict[str, Any]]:
     for entry in entries:
         if not entry.name.endswith((".yaml", ".yml")):
             continue
-        data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
+        data = yamlio.safe_load(entry.read_text(encoding="utf-8")) or {}
         for table in data.get("tables", []) or []:
             if isinstance(table, dict) and "number" in table:
                 result.setdefault(int(table["number"]), table)
@@ -219,7 +219,7 @@ def default_type_labels() -> dict[str, dict[str, str]]:
     }
     path = resources.files("kommunaltypen") / "data" / "types.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
     except (FileNotFoundError, OSError):
         return labels
     entries = data.get("types", data) if isinstance(data, dict) else data

@@ -12,9 +12,9 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from kommunaltypen import yamlio
 from kommunaltypen.i18n import t
 from kommunaltypen.report.figures import Resolver
 from kommunaltypen.report.model import TYPE_IDS, ReportData, ReportError
@@ -78,8 +78,8 @@ def _shipped() -> ProfilesFile:
 
 def _parse(text: str, origin: str) -> ProfilesFile:
     try:
-        parsed = ProfilesFile.model_validate(yaml.safe_load(text))
-    except (yaml.YAMLError, ValidationError) as exc:
+        parsed = ProfilesFile.model_validate(yamlio.safe_load(text))
+    except (yamlio.YAMLError, ValidationError) as exc:
         raise ReportError(t("report.err.declaration", file=origin, error=exc)) from exc
     section_ids = [s.id for s in parsed.sections]
     for type_id in TYPE_IDS:

@@ -15,9 +15,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from kommunaltypen import yamlio
 from kommunaltypen.codebook import default_codebook
 from kommunaltypen.i18n import t
 from kommunaltypen.report import fmt
@@ -116,8 +116,8 @@ class Recommendation:
 
 def _parse(text: str, origin: str) -> RulesFile:
     try:
-        parsed = RulesFile.model_validate(yaml.safe_load(text))
-    except (yaml.YAMLError, ValidationError) as exc:
+        parsed = RulesFile.model_validate(yamlio.safe_load(text))
+    except (yamlio.YAMLError, ValidationError) as exc:
         raise ReportError(t("report.err.declaration", file=origin, error=exc)) from exc
     known = set(default_codebook().columns)
     for rule in parsed.rules:

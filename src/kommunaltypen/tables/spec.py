@@ -15,9 +15,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from kommunaltypen import yamlio
 from kommunaltypen.codebook import Codebook, default_codebook
 from kommunaltypen.errors import CodebookError, TableSpecError
 from kommunaltypen.i18n import t
@@ -279,9 +279,8 @@ def load_tables(
     except (OSError, UnicodeDecodeError) as exc:
         raise TableSpecError(t("tables.spec_unreadable", file=str(path), error=str(exc))) from exc
     try:
-        # the C loader (libyaml) when available: same result as safe_load, ~8x faster
-        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
+        raw = yamlio.safe_load(text)
+    except yamlio.YAMLError as exc:
         raise TableSpecError(t("tables.spec_yaml", file=str(path), error=str(exc))) from exc
     return parse_tables(raw, str(path), codebook)
 

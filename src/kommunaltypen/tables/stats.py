@@ -19,12 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 # scipy.stats takes ~0.5 s to import; the common paths use the distribution functions of
 # scipy.special (what scipy.stats calls underneath) and scipy.stats is imported only for the
-# exact tests (Fisher, Monte-Carlo chi-square) of small tables.
-Z95 = float(special.ndtri(0.975))
+# exact tests (Fisher, Monte-Carlo chi-square) of small tables. scipy.special itself (~0.15 s)
+# is imported where it is first needed, so that ``analyze`` can import it in the background
+# while the input is read (see kommunaltypen.analysis).
+Z95 = 1.959963984540054  # scipy.special.ndtri(0.975), checked in the tests
 MIN_EXPECTED = 5.0
 DEFAULT_RESAMPLES = 9999
 
@@ -145,6 +146,8 @@ def proportion_test(
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     chi2 = float(((table - expected) ** 2 / expected).sum())
     dof = (table.shape[0] - 1) * (table.shape[1] - 1)
+    from scipy import special
+
     p = float(special.chdtrc(dof, chi2))
     v = cramers_v(chi2, float(table.sum()), table.shape)
     if (expected >= MIN_EXPECTED).all():
@@ -184,6 +187,8 @@ def anova_from_moments(
     if ss_within <= 0 or ss_total <= 0:
         return None
     f = (ss_between / (k - 1)) / (ss_within / (total - k))
+    from scipy import special
+
     p = float(special.fdtrc(k - 1, total - k, f))  # = scipy.stats.f.sf
     return TestResult("anova", float(f), p, ss_between / ss_total, "eta2")
 
@@ -211,6 +216,8 @@ def kruskal_from_ranks(
     if correction <= 0:
         return None  # all values equal
     h /= correction
+    from scipy import special
+
     p = float(special.chdtrc(k - 1, h))  # = scipy.stats.chi2.sf
     eta = (h - k + 1.0) / (total - k)
     return TestResult("kruskal", float(h), p, float(max(eta, 0.0)), "eta2_h")
