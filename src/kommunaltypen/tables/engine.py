@@ -238,11 +238,7 @@ def layout_columns(
         raise TableSpecError(t("tables.layout_group_missing", layout=layout, group=group_name))
     key = pl.lit(None, dtype=pl.String)
     for level in reversed(grouping.levels):
-        key = (
-            pl.when(_is_in(grouping.based_on, level.codes))
-            .then(pl.lit(level.id))
-            .otherwise(key)
-        )
+        key = pl.when(_is_in(grouping.based_on, level.codes)).then(pl.lit(level.id)).otherwise(key)
     key = pl.when(typed).then(key).otherwise(pl.lit(None, dtype=pl.String))
     if layout == "kommunengruppe_all":
         cols = [
