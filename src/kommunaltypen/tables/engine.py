@@ -4,9 +4,9 @@ Input: the canonical validated polars frame (see ``docs/architecture.md``) and t
 each row (a type id, or null for municipalities without a type). For every table the engine
 builds one lazy query: each declared row becomes a per-municipality expression that is null
 outside the row's base (``where`` conditions, valid answers) and otherwise holds the value to
-aggregate (0/1 for shares, a number for means); one ``group_by`` over the layout's column key
-plus one aggregation for the total column give count, sum and sum of squares for every cell
-at once. Kruskal–Wallis rows add average ranks over the pooled groups. All tables are
+aggregate (0/1 for shares, a number for means); sums over each layout column's row mask
+(computed once per layout) give count, sum and sum of squares for every cell in one
+``select``. Kruskal–Wallis rows add average ranks over the pooled groups. All tables are
 collected together (``pl.collect_all``); no Python loop runs over municipalities.
 """
 
@@ -28,7 +28,6 @@ from kommunaltypen.tables.spec import TYPE_IDS, RowSpec, TableSpec
 
 TYPE_COLUMN = "__type"
 KEY_COLUMN = "__key"
-TOTAL_COLUMN = "__total"
 
 #: Column labels of the four types as the study's tables print them (normalised spelling).
 STUDY_TYPE_LABELS_DE = {
@@ -424,17 +423,17 @@ def _aggregations(
     for i, row in enumerate(table.rows):
         x = pl.col(f"__x{i}")
         count(x, f"n{i}")
-        if row.is_proportion:  # 0/1 values: the sum counts the ones, the sum of squares is it
+        values = kruskal_values[i]
+        if values is not None:  # Kruskal–Wallis: cases per value; sums follow (_per_column)
+            aggs += [
+                ((x == v) & mask).sum().alias(f"v{i}_{j}{suffix}") for j, v in enumerate(values)
+            ]
+        elif row.is_proportion:  # 0/1 values: the sum counts the ones, the sum of squares is it
             ones(x, f"s{i}")
         else:
             inside = pl.when(mask).then(x)
             aggs.append(inside.sum().alias(f"s{i}{suffix}"))
             aggs.append((inside * inside).sum().alias(f"q{i}{suffix}"))
-        values = kruskal_values[i]
-        if values is not None:  # Kruskal–Wallis: cases per value, counted in the same pass
-            aggs += [
-                ((x == v) & mask).sum().alias(f"v{i}_{j}{suffix}") for j, v in enumerate(values)
-            ]
         if row.measure == "share_sum":
             for j in range(len(row.columns or ())):
                 part = pl.col(f"__x{i}_{j}")
