@@ -1093,10 +1093,11 @@ class Typology(EstimatorBase):
                 raise TypologyDataError(t("typology.zero_weights", received=n_rows))
             zero = typable & (sample_weight <= 0)
             typable = typable & ~zero
-        counts_u = np.bincount(inverse[typable], minlength=n_u).astype(float)
-        if sample_weight is None:
+        if sample_weight is None:  # per pattern: no pass over the rows beyond one bincount
+            counts_u = np.bincount(inverse, minlength=n_u) * typ_u.astype(float)
             weights_u = counts_u
         else:
+            counts_u = np.bincount(inverse[typable], minlength=n_u).astype(float)
             weights_u = np.bincount(inverse[typable], weights=sample_weight[typable], minlength=n_u)
         k = int(self.n_clusters)
         n_typable = float(counts_u.sum())
@@ -1116,11 +1117,15 @@ class Typology(EstimatorBase):
         self._fit_patterns(patterns, counts, weights)
         pattern_of = np.full(n_u, -1, dtype=np.int64)  # input pattern -> fitted pattern
         pattern_of[sel] = order
-        row_pattern = np.where(typable, pattern_of[inverse], -1)
-        self.pattern_index_ = row_pattern
-        self.labels_ = np.where(
-            row_pattern >= 0, self.pattern_labels_[np.maximum(row_pattern, 0)], -1
-        ).astype(np.int64)
+        label_of = np.full(n_u, -1, dtype=np.int64)  # input pattern -> cluster
+        label_of[sel] = self.pattern_labels_[order]
+        # one gather per attribute; rows of an untypable pattern get -1 from the pattern,
+        # zero-weight rows of a typable one need the row mask
+        self.pattern_index_ = pattern_of[inverse]
+        self.labels_ = label_of[inverse]
+        if sample_weight is not None:
+            self.pattern_index_[~typable] = -1
+            self.labels_[~typable] = -1
         self.typable_ = typable
         reasons = _REASON_NAMES[reason_code]
         if sample_weight is not None:
