@@ -412,6 +412,21 @@ def test_case_weights_equal_replicated_rows():
         Typology().fit(X, sample_weight=np.ones(3))
 
 
+def test_zero_weight_rows_stay_untyped_even_where_their_pattern_is_typed():
+    _, centers = study_centers()
+    X = simulate_rankings(centers, [60, 60, 60, 60], np.random.default_rng(3))
+    X = np.vstack([X, X[:5]])  # the last five rows repeat typed patterns
+    weights = np.ones(len(X))
+    weights[-5:] = 0.0
+    model = Typology(random_state=0).fit(X, sample_weight=weights)
+    assert (model.labels_[-5:] == -1).all() and (model.pattern_index_[-5:] == -1).all()
+    assert model.not_typed_reason_[-5:] == ["zero_weight"] * 5
+    assert (model.labels_[:5] >= 0).all()
+    np.testing.assert_array_equal(model.labels_[:5], model.predict(X[:5]))
+    without = Typology(random_state=0).fit(X[:-5])
+    np.testing.assert_allclose(model.cluster_centers_, without.cluster_centers_, atol=1e-12)
+
+
 def test_ward_init_gives_a_valid_fit(study_like):
     X = study_like[0][::4]
     km = Typology(init="ward", random_state=0).fit(X)
