@@ -546,3 +546,25 @@ def test_values_beyond_the_narrow_type_are_reported_not_cut_off(
     assert data.height == df.height - 1
     assert dict(data.schema) == canonical_schema()
     assert report.rejected_rows[column].to_list() == [value]
+
+
+@pytest.mark.parametrize("shape", ["text", "Float64", "csv"])
+def test_whole_number_beyond_int64_is_reported(tmp_path: Path, shape):
+    """1e20 is whole but fits no integer column: reported as out of range with the
+    column's bounds, never turned into null silently."""
+    df = base()
+    if shape == "text":
+        data, report = validate_frame(put(df, 1, einwohner="1e20"))
+    elif shape == "csv":
+        path = tmp_path / "d.csv"
+        put(df, 1, einwohner="1e20").write_csv(path, null_value="")
+        data, report = validate_file(path)
+    else:
+        wide = df.with_columns(pl.col("einwohner").cast(pl.Float64))
+        data, report = validate_frame(wide.with_columns(wide["einwohner"].scatter(1, 1e20)))
+    check_balance(report, data)
+    shown = "1e+20" if shape == "Float64" else "1e20"
+    assert [(i.rule, i.row, i.column, i.value) for i in report.errors] == [
+        ("out_of_range", 3, "einwohner", shown)
+    ]
+    assert report.errors[0].expected == "eine Zahl von 1 bis 4000000"

@@ -215,7 +215,7 @@ def _stripped(name: str, dtype: pl.DataType) -> pl.Expr:
     if dtype.is_float():
         # integral floats (SPSS codes) print without ".0" so that "1" keys match
         return (
-            pl.when(col == col.round(0))
+            pl.when((col == col.round(0)) & (col.abs() < 2.0**63))
             .then(col.cast(pl.Int64, strict=False).cast(pl.String))
             .otherwise(col.cast(pl.String))
         )

@@ -442,7 +442,7 @@ def _as_text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
         return col.cast(pl.String)
     if dtype.is_float():
         return (
-            pl.when(col.is_finite() & (col == col.round(0)))
+            pl.when(col.is_finite() & (col == col.round(0)) & ~_too_big(col))
             .then(col.cast(pl.Int64, strict=False).cast(pl.String))
             .otherwise(col.cast(pl.String))
         )
@@ -451,8 +451,17 @@ def _as_text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 
 # cell kinds: 0 = fine (or missing), 1 = not a number, 2 = not a whole number,
 # 3 = text polars could not read as a number: parsed cell by cell in _resolve_suspects
-_OK, _NAN, _NONINT, _SUSPECT = 0, 1, 2, 3
-_KIND_RULE = {_NAN: "not_a_number", _NONINT: "not_integer"}
+# 4 = a whole number too large for any integer column
+_OK, _NAN, _NONINT, _SUSPECT, _TOO_BIG = 0, 1, 2, 3, 4
+_KIND_RULE = {_NAN: "not_a_number", _NONINT: "not_integer", _TOO_BIG: "out_of_range"}
+
+
+#: whole numbers from this magnitude on do not fit the Int64 an integer cell is checked in
+_INT64_LIMIT = 2.0**63
+
+
+def _too_big(num: pl.Expr) -> pl.Expr:
+    return num.abs() >= _INT64_LIMIT
 
 
 def _number_parts(
@@ -464,8 +473,10 @@ def _number_parts(
     bad = not_number
     if integer:
         not_int = ~not_number & num.is_not_null() & (num != num.floor())
+        too_big = ~not_number & num.is_not_null() & _too_big(num)
         kind = kind.when(not_int).then(pl.lit(_NONINT, pl.UInt8))
-        bad = bad | not_int
+        kind = kind.when(too_big).then(pl.lit(_TOO_BIG, pl.UInt8))
+        bad = bad | not_int | too_big
     kind = kind.otherwise(pl.lit(_OK, pl.UInt8))
     value = pl.when(~bad & ~num.is_in(missing).fill_null(False)).then(num)
     return value, kind
@@ -526,7 +537,7 @@ def _parse_exprs(
                 num = text.cast(pl.Float64, strict=False)
                 odd = num.is_null() | ~num.is_finite()
                 if integer:
-                    odd = odd | (num != num.floor())
+                    odd = odd | (num != num.floor()) | _too_big(num)
                 suspect = text.is_not_null() & odd.fill_null(True)
                 kind = (
                     pl.when(suspect)
@@ -585,6 +596,8 @@ def parse_number_text(
         return None, _NAN
     if integer and not value.is_integer():
         return None, _NONINT
+    if integer and abs(value) >= _INT64_LIMIT:
+        return None, _TOO_BIG
     if value in missing:
         return None, _OK
     return value, _OK
@@ -1006,6 +1019,9 @@ def _cell_expectations(cb: Codebook) -> Callable[[str, str], str]:
                 return t("validate.expected_number")
         if rule == "unknown_code" and q.options:
             return t("validate.expected_codes", codes=_codes_text(q))
+        if rule == "out_of_range":  # a whole number beyond what an integer column holds
+            lo, hi = value_bounds(q) or (-_INT64_LIMIT, _INT64_LIMIT - 1)
+            return t("validate.expected_range", lo=_num(lo), hi=_num(hi))
         if q.kind in INT_KINDS or q.integer:
             return t("validate.expected_integer")
         return t("validate.expected_number")
