@@ -27,6 +27,7 @@ from kommunaltypen import yamlio
 from kommunaltypen.codebook import Codebook, default_codebook
 from kommunaltypen.errors import MappingError
 from kommunaltypen.i18n import t
+from kommunaltypen.io._common import float_as_text
 
 #: column (String) in which mapping and parsing record cell problems per row:
 #: entries ``column US rule US raw value`` separated by RS
@@ -213,12 +214,7 @@ def _stripped(name: str, dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.String:
         return col.str.strip_chars().replace("", None)
     if dtype.is_float():
-        # integral floats (SPSS codes) print without ".0" so that "1" keys match
-        return (
-            pl.when((col == col.round(0)) & (col.abs() < 2.0**63))
-            .then(col.cast(pl.Int64, strict=False).cast(pl.String))
-            .otherwise(col.cast(pl.String))
-        )
+        return float_as_text(col)  # integral floats (SPSS codes) without ".0": "1" keys match
     return col.cast(pl.String)
 
 

@@ -25,7 +25,7 @@ from kommunaltypen.codebook import MULTI_COLUMN_KINDS, Codebook, Question, defau
 from kommunaltypen.errors import InputFileError, KommunaltypenError
 from kommunaltypen.i18n import t
 from kommunaltypen.io import ROW_COLUMN, Meta, Progress, read_data
-from kommunaltypen.io._common import pandas_to_polars
+from kommunaltypen.io._common import INT64_LIMIT, float_as_text, pandas_to_polars
 from kommunaltypen.mapping import ERROR_COLUMN, RECORD_SEP, UNIT_SEP, Mapping, load_mapping
 
 Severity = Literal["error", "warning"]
@@ -441,11 +441,7 @@ def _as_text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.Null:
         return col.cast(pl.String)
     if dtype.is_float():
-        return (
-            pl.when(col.is_finite() & (col == col.round(0)) & ~_too_big(col))
-            .then(col.cast(pl.Int64, strict=False).cast(pl.String))
-            .otherwise(col.cast(pl.String))
-        )
+        return float_as_text(col)
     return col.cast(pl.String)
 
 
@@ -456,12 +452,8 @@ _OK, _NAN, _NONINT, _SUSPECT, _TOO_BIG = 0, 1, 2, 3, 4
 _KIND_RULE = {_NAN: "not_a_number", _NONINT: "not_integer", _TOO_BIG: "out_of_range"}
 
 
-#: whole numbers from this magnitude on do not fit the Int64 an integer cell is checked in
-_INT64_LIMIT = 2.0**63
-
-
 def _too_big(num: pl.Expr) -> pl.Expr:
-    return num.abs() >= _INT64_LIMIT
+    return num.abs() >= INT64_LIMIT
 
 
 def _number_parts(
@@ -596,7 +588,7 @@ def parse_number_text(
         return None, _NAN
     if integer and not value.is_integer():
         return None, _NONINT
-    if integer and abs(value) >= _INT64_LIMIT:
+    if integer and abs(value) >= INT64_LIMIT:
         return None, _TOO_BIG
     if value in missing:
         return None, _OK
@@ -1020,7 +1012,7 @@ def _cell_expectations(cb: Codebook) -> Callable[[str, str], str]:
         if rule == "unknown_code" and q.options:
             return t("validate.expected_codes", codes=_codes_text(q))
         if rule == "out_of_range":  # a whole number beyond what an integer column holds
-            lo, hi = value_bounds(q) or (-_INT64_LIMIT, _INT64_LIMIT - 1)
+            lo, hi = value_bounds(q) or (-INT64_LIMIT, INT64_LIMIT - 1)
             return t("validate.expected_range", lo=_num(lo), hi=_num(hi))
         if q.kind in INT_KINDS or q.integer:
             return t("validate.expected_integer")

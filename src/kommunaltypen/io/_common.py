@@ -89,3 +89,18 @@ def pandas_to_polars(pdf: Any) -> pl.DataFrame:
                 )
             )
     return pl.DataFrame(cols)
+
+
+#: whole numbers from this magnitude on do not fit an Int64
+INT64_LIMIT = 2.0**63
+
+
+def float_as_text(col: pl.Expr) -> pl.Expr:
+    """A float column as text, whole values without ".0" (SPSS codes: "1" matches ``1``);
+    values too large for an Int64 keep their float spelling (e.g. "1e20")."""
+    whole = (col == col.round(0)) & (col.abs() < INT64_LIMIT)  # False for inf and NaN
+    return (
+        pl.when(whole)
+        .then(col.cast(pl.Int64, strict=False).cast(pl.String))
+        .otherwise(col.cast(pl.String))
+    )
