@@ -133,7 +133,7 @@ def main() -> int:
 
     tables: list[str] = []
     if not study_tables_path().is_file():
-        tables = ["--tables", str(codebook_declaration(work / "all_questions.yaml"))]
+        tables = ["--table-spec", str(codebook_declaration(work / "all_questions.yaml"))]
         print("note: study.yaml not installed; using a declaration of all codebook questions")
     small_input: list[str] = []
     if not bundled_data_path().is_file():

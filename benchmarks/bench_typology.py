@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
+from kommunaltypen.codebook import default_codebook
 from kommunaltypen.typology import (
     Typology,
     bootstrap_agreement,
@@ -69,7 +70,7 @@ def load_points(data: Path | None, seed: int) -> tuple[np.ndarray, str]:
 
 
 def bench_bootstrap(X: np.ndarray, n_boot: int, seed: int) -> bool:
-    model = Typology(random_state=seed).fit(X)
+    model = Typology(random_state=seed, codebook=default_codebook()).fit(X)
     patterns = model.patterns_
     counts = model.pattern_counts_
     n = int(counts.sum())
@@ -150,7 +151,7 @@ def bench_million(seed: int) -> bool:
     sizes = [round(1_000_000 * s / 325) for s in STUDY_SIZES]
     sizes[-1] += 1_000_000 - sum(sizes)
     X = simulate_rankings(centers, sizes, np.random.default_rng(seed))
-    model = Typology(random_state=seed)
+    model = Typology(random_state=seed, codebook=default_codebook())
     model.fit(X[:1000])  # warm-up (imports, caches)
     t_count = t_fit = c_count = c_fit = np.inf
     for _ in range(3):  # best of three, for both measurements alike

@@ -16,5 +16,5 @@ if [ ${#need_apt[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 
-python3 -m pip install -q .
+python3 -m pip install -q ".[web]"
 kommunaltypen analyze --out "$out"

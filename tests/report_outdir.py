@@ -410,8 +410,65 @@ def compute_tables(frame: pd.DataFrame, types: pd.Series) -> dict[int, pd.DataFr
             if col not in table:
                 table[col] = np.nan if col != "bold" else False
         table["suppressed"] = False
+        _add_ids(number, table)
         result[number] = table
     return result
+
+
+#: column ids of the engine's layouts (docs/tables.md), by the study's column label
+COLUMN_IDS = {
+    **dict(zip(TYPE_LABELS, TYPES, strict=True)),
+    "Gesamt": "gesamt",
+    "... Kreise": "kreise",
+    "... Städte": "staedte",
+    "... Gemeinden": "gemeinden",
+    "... Allen": "alle",
+    "In Kreisen": "kreise",
+    "In Städten und Gemeinden": "staedte_gemeinden",
+}
+COLUMN_LABELS_EN = {
+    "Gesamt": "Total",
+    "... Kreise": "... Districts",
+    "... Städte": "... Cities and towns",
+    "... Gemeinden": "... Municipalities",
+    "... Allen": "... all",
+    "In Kreisen": "In districts",
+    "In Städten und Gemeinden": "In cities and municipalities",
+}
+
+
+def _add_ids(number: int, table: pd.DataFrame) -> None:
+    """The declaration's columns of the engine's CSV: row and column ids, measure, precision,
+    English labels (ids of rows the study declares come from ``data/tables/study.yaml``)."""
+    from kommunaltypen.tables.spec import slug, study_tables
+    from kommunaltypen.vocabulary import type_label
+
+    declared = {(tb.number, r.label_de): r.id for tb in study_tables() for r in tb.rows}
+    kinds = {(n, label): kind for n, label, kind, _, _ in ROWS}
+    measure = {"share": "share", "mean": "mean", "count": "mean_count"}
+    goals_en = {o.label_de: o.label_en for o in default_codebook().typology_question.options}
+    rows = table["row_label"].astype(str)
+    table["row_id"] = [declared.get((number, label), slug(label)) for label in rows]
+    table["column_id"] = table["column_label"].map(COLUMN_IDS)
+    if number == 1:
+        table["measure"], table["precision"] = "centre", 2
+        table["row_label_en"] = rows.map(goals_en)
+    elif number in (2, 3):
+        table["measure"] = "type_share" if number == 2 else "grouped_median"
+        table["precision"] = 1 if number == 2 else 0
+        table["row_id"] = rows.map(dict(zip(TYPE_LABELS, TYPES, strict=True)))
+        table["row_label_en"] = table["row_id"].map(lambda tid: type_label(tid, "en"))
+    else:
+        kind = [kinds[(number, label)] for label in rows]
+        table["measure"] = [measure[k] for k in kind]
+        table["precision"] = [
+            2 if k == "count" or "Skala" in label else 1
+            for k, label in zip(kind, rows, strict=True)
+        ]
+    table["column_label_en"] = [
+        type_label(cid, "en") if cid in TYPES else COLUMN_LABELS_EN.get(label, label)
+        for cid, label in zip(table["column_id"], table["column_label"], strict=True)
+    ]
 
 
 def build_synthetic(out_dir: Path, n: int = 412, seed: int = 7) -> Path:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cli_helpers import run_cli
+from kommunaltypen.codebook import default_codebook
 from kommunaltypen.typology import Typology, simulate_rankings, study_centers
 
 
@@ -60,7 +61,7 @@ def test_model_file(capsys, tmp_path):
     """A saved model is used instead of the default, and its names come through."""
     _, centers = study_centers()
     X = simulate_rankings(centers, [200, 300, 300, 200], np.random.default_rng(0))
-    path = Typology(random_state=0).fit(X).save(tmp_path / "m.json")
+    path = Typology(random_state=0, codebook=default_codebook()).fit(X).save(tmp_path / "m.json")
     result = as_json(
         capsys, "--goals", "buergernaehe,effizienz,attraktivitaet", "--model", str(path)
     )

@@ -10,8 +10,8 @@ import openpyxl
 import pytest
 
 from cli_helpers import run_cli
-from kommunaltypen.cli.codebook_cmd import column_docs, write_template
 from kommunaltypen.codebook import default_codebook
+from kommunaltypen.codebook_docs import column_docs, write_template
 from kommunaltypen.errors import InputFileError
 
 CB = default_codebook()

@@ -77,7 +77,10 @@ def test_invalid_profile_file(tmp_path):
 
 
 def test_offered_and_planned_figures_of_table_12(data):
-    row = next(r for r in data.tables[12].rows if r.key == "fachverfahren_und_anwendungen")
+    row = next(
+        r for r in data.tables[12].rows if r.key == "fachverfahren_und_anwendungen_angeboten"
+    )
+    assert row.planned == "fachverfahren_und_anwendungen_geplant"
     cell = row.cells["optimierer"]
     assert cell.value2 is not None  # merged "offered / planned" row as the engine writes it
     resolver = Resolver(data, "de", False, 5)

@@ -375,7 +375,7 @@ def test_project_typology_recovers_the_types(data: pd.DataFrame, seed: int) -> N
 
     complete = data.attrs["complete"]
     points = data.attrs["points"][complete]
-    model = Typology(random_state=seed, n_bootstrap=0).fit(points)
+    model = Typology(random_state=seed, n_bootstrap=0, codebook=CB).fit(points)
     labels = np.asarray(model.labels_)
     types = data["__type"][complete].to_numpy()
     pairs = set(zip(labels.tolist(), types.tolist(), strict=True))
@@ -392,7 +392,7 @@ def test_project_typology_on_the_frame_uses_the_same_rule(data: pd.DataFrame) ->
     goal ranking (the project's typability rule) and recovers the intended types."""
     from kommunaltypen.typology import Typology
 
-    model = Typology(random_state=0, n_bootstrap=0).fit(load_bundled())
+    model = Typology(random_state=0, n_bootstrap=0, codebook=CB).fit(load_bundled())
     labels = np.asarray(model.labels_)
     complete = data.attrs["complete"]
     assert (labels[~complete] < 0).all() and (labels[complete] >= 0).all()

@@ -36,7 +36,7 @@ def rendered(tmp_path_factory):
     """The bundled data through the real pipeline when it is there, rendered in German."""
     out = tmp_path_factory.mktemp("report_de")
     out, result = build_output_dir(out)
-    paths = render_report(out, result, lang="de")
+    paths = render_report(result, out, lang="de")  # from memory
     return out, paths
 
 
@@ -361,7 +361,7 @@ def test_cells_suppressed_by_analyze_stay_hidden(tmp_path):
 
 
 def test_user_declared_tables_render(tmp_path):
-    """Output of ``analyze --tables FILE`` with other table numbers still gives a report."""
+    """Output of ``analyze --table-spec FILE`` with other table numbers still gives a report."""
     import pandas as pd
     import yaml
 
@@ -401,6 +401,7 @@ def test_new_unnamed_types_are_reported(tmp_path):
     for path in (out / "tables").glob("table_*.csv"):
         frame = pd.read_csv(path)
         frame["column_label"] = frame["column_label"].replace("Community Manager", "Neuer Typ 1")
+        frame["column_id"] = frame["column_id"].replace("community_manager", "neu_1")
         frame.to_csv(path, index=False)
     assign = pd.read_csv(out / "assignments.csv")
     assign["type"] = assign["type"].replace("community_manager", "neu_1")

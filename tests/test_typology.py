@@ -16,13 +16,6 @@ from kommunaltypen.errors import KommunaltypenError, TypologyError
 from kommunaltypen.typology import (
     Typology,
     TypologyDataError,
-    _assign,
-    _calinski_harabasz,
-    _cumsum_rows,
-    _kmeanspp,
-    _lloyd,
-    _optimal_assignment,
-    _weighted_silhouette,
     bootstrap_agreement,
     choose_k,
     count_patterns,
@@ -34,9 +27,13 @@ from kommunaltypen.typology import (
     type_label,
     weighted_kmeans,
 )
+from kommunaltypen.typology._kchoice import _calinski_harabasz, _weighted_silhouette
+from kommunaltypen.typology._kmeans import _assign, _cumsum_rows, _kmeanspp, _lloyd
+from kommunaltypen.typology._naming import optimal_assignment as _optimal_assignment
 
 STUDY_SIZES = [47, 111, 115, 52]
-QUESTION = default_codebook().typology_question
+CB = default_codebook()
+QUESTION = CB.typology_question
 GOALS = [o.id for o in QUESTION.options]
 COLUMNS = list(QUESTION.columns)
 
@@ -74,7 +71,7 @@ def study_like() -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def study_model(study_like) -> Typology:
-    return Typology(random_state=3).fit(study_like[0])
+    return Typology(codebook=CB, random_state=3).fit(study_like[0])
 
 
 # ------------------------------------------------------------------------------ rank transform
@@ -315,7 +312,7 @@ def test_planted_clusters_recovered(sharpness):
         planted, sizes, np.random.default_rng(21), sharpness=sharpness, within_cell=False
     )
     truth = np.repeat(np.arange(4), sizes)
-    model = Typology(reference=None, random_state=0).fit(X)
+    model = Typology(codebook=CB, reference=None, random_state=0).fit(X)
     assert adjusted_rand_score(truth, model.labels_) >= 0.95
     planted_means = np.stack([X[truth == j].mean(axis=0) for j in range(4)])
     # match fitted clusters to planted types by majority
@@ -327,16 +324,16 @@ def test_planted_clusters_recovered(sharpness):
 
 def test_invariances(study_like):
     X = study_like[0][::5]
-    base = Typology(random_state=1).fit(X)
-    again = Typology(random_state=1).fit(X)
+    base = Typology(codebook=CB, random_state=1).fit(X)
+    again = Typology(codebook=CB, random_state=1).fit(X)
     np.testing.assert_array_equal(base.cluster_centers_, again.cluster_centers_)
     assert base.data_hash_ == again.data_hash_
     perm = np.random.default_rng(0).permutation(len(X))
-    shuffled = Typology(random_state=1).fit(X[perm])
+    shuffled = Typology(codebook=CB, random_state=1).fit(X[perm])
     np.testing.assert_allclose(shuffled.cluster_centers_, base.cluster_centers_, atol=1e-12)
     assert shuffled.type_ids_ == base.type_ids_
     np.testing.assert_array_equal(shuffled.labels_, base.labels_[perm])
-    doubled = Typology(random_state=1).fit(
+    doubled = Typology(codebook=CB, random_state=1).fit(
         np.vstack([X, X]), sample_weight=np.full(2 * len(X), 0.5)
     )
     np.testing.assert_allclose(doubled.cluster_centers_, base.cluster_centers_, atol=1e-12)
@@ -345,7 +342,10 @@ def test_invariances(study_like):
     # data frames: renaming the municipality ids changes nothing
     f1 = frame_from_points(X)
     f2 = frame_from_points(X, ids=[f"X-{i}" for i in range(len(X))][::-1])
-    m1, m2 = Typology(random_state=1).fit(f1), Typology(random_state=1).fit(f2)
+    m1, m2 = (
+        Typology(codebook=CB, random_state=1).fit(f1),
+        Typology(codebook=CB, random_state=1).fit(f2),
+    )
     np.testing.assert_allclose(m1.cluster_centers_, base.cluster_centers_, atol=1e-12)
     np.testing.assert_allclose(m2.cluster_centers_, m1.cluster_centers_, atol=1e-12)
     assert m1.type_ids_ == m2.type_ids_ == base.type_ids_
@@ -360,7 +360,7 @@ def test_frame_with_untyped_rows_keeps_them_marked(study_like):
         schema={"kommune_id": pl.String} | {c: pl.Int64 for c in COLUMNS},
     )
     data = pl.concat([frame, extra])
-    model = Typology(random_state=0).fit(data)
+    model = Typology(codebook=CB, random_state=0).fit(data)
     assert model.labels_[-2:].tolist() == [-1, -1]
     assert model.not_typed_reason_[-2:] == ["no_ranking", "incomplete_ranking"]
     out = model.assignments(data)
@@ -382,7 +382,7 @@ def test_partial_rankings_are_typed_with_ranking_model(study_like):
     partial = X.copy()
     partial[::4] = np.where(partial[::4] == 1, 0, partial[::4])  # drop the 3rd goal
     partial[1::4] = np.where(partial[1::4] == 3, partial[1::4], 0)  # keep only the 1st goal
-    model = Typology(random_state=0).fit(frame_from_points(partial))
+    model = Typology(codebook=CB, random_state=0).fit(frame_from_points(partial))
     assert model.typable_.all()
     assert model.membership_ == "plackett-luce"
     sums = model.patterns_.sum(axis=1)
@@ -393,7 +393,9 @@ def test_partial_rankings_are_typed_with_ranking_model(study_like):
     # first stage only: p_j ∝ share_j · worth_j(effizienz)
     expected = model.weights_ * model.worths_[:, GOALS.index("effizienz")]
     np.testing.assert_allclose(p, expected / expected.sum(), rtol=1e-9)
-    gauss = Typology(random_state=0, membership="gaussian").fit(frame_from_points(partial))
+    gauss = Typology(codebook=CB, random_state=0, membership="gaussian").fit(
+        frame_from_points(partial)
+    )
     assert not np.allclose(gauss.predict_proba(top1), p)
 
 
@@ -401,15 +403,15 @@ def test_case_weights_equal_replicated_rows():
     _, centers = study_centers()
     X = simulate_rankings(centers, [60, 60, 60, 60], np.random.default_rng(2))
     reps = np.where(np.arange(len(X)) % 7 == 0, 5, 1)
-    weighted = Typology(random_state=0).fit(X, sample_weight=reps.astype(float))
-    replicated = Typology(random_state=0).fit(np.repeat(X, reps, axis=0))
+    weighted = Typology(codebook=CB, random_state=0).fit(X, sample_weight=reps.astype(float))
+    replicated = Typology(codebook=CB, random_state=0).fit(np.repeat(X, reps, axis=0))
     np.testing.assert_allclose(weighted.cluster_centers_, replicated.cluster_centers_, atol=1e-12)
     assert weighted.type_ids_ == replicated.type_ids_
     assert weighted.inertia_ == pytest.approx(replicated.inertia_)
-    unweighted = Typology(random_state=0).fit(X)
+    unweighted = Typology(codebook=CB, random_state=0).fit(X)
     assert not np.allclose(unweighted.weights_, weighted.weights_)
     with pytest.raises(TypologyDataError, match="240"):
-        Typology().fit(X, sample_weight=np.ones(3))
+        Typology(codebook=CB).fit(X, sample_weight=np.ones(3))
 
 
 def test_zero_weight_rows_stay_untyped_even_where_their_pattern_is_typed():
@@ -418,19 +420,19 @@ def test_zero_weight_rows_stay_untyped_even_where_their_pattern_is_typed():
     X = np.vstack([X, X[:5]])  # the last five rows repeat typed patterns
     weights = np.ones(len(X))
     weights[-5:] = 0.0
-    model = Typology(random_state=0).fit(X, sample_weight=weights)
+    model = Typology(codebook=CB, random_state=0).fit(X, sample_weight=weights)
     assert (model.labels_[-5:] == -1).all() and (model.pattern_index_[-5:] == -1).all()
     assert model.not_typed_reason_[-5:] == ["zero_weight"] * 5
     assert (model.labels_[:5] >= 0).all()
     np.testing.assert_array_equal(model.labels_[:5], model.predict(X[:5]))
-    without = Typology(random_state=0).fit(X[:-5])
+    without = Typology(codebook=CB, random_state=0).fit(X[:-5])
     np.testing.assert_allclose(model.cluster_centers_, without.cluster_centers_, atol=1e-12)
 
 
 def test_ward_init_gives_a_valid_fit(study_like):
     X = study_like[0][::4]
-    km = Typology(init="ward", random_state=0).fit(X)
-    plain = Typology(random_state=0).fit(X)
+    km = Typology(codebook=CB, init="ward", random_state=0).fit(X)
+    plain = Typology(codebook=CB, random_state=0).fit(X)
     assert km.type_ids_ == study_centers()[0]
     assert km.inertia_ <= plain.inertia_ * 1.001
     assert km.n_restarts_ == plain.n_restarts_ + 1
@@ -442,13 +444,13 @@ def test_new_type_is_not_forced_onto_a_name():
     X = simulate_rankings(
         np.vstack([centers, other]), [300] * 5, np.random.default_rng(4), within_cell=False
     )
-    model = Typology(n_clusters=5, random_state=0).fit(X)
+    model = Typology(codebook=CB, n_clusters=5, random_state=0).fit(X)
     assert model.type_ids_[:4] == study_centers()[0]
     assert model.type_ids_[4] == "neu_1"
     assert type_label("neu_1", "de") == "Neuer Typ 1"
     # with 4 clusters the Wirtschaft cluster must not push out a study name wrongly: every
     # named cluster is within the naming distance of its reference
-    m4 = Typology(n_clusters=4, random_state=0).fit(X)
+    m4 = Typology(codebook=CB, n_clusters=4, random_state=0).fit(X)
     named = [
         d
         for tid, d in zip(m4.type_ids_, m4.reference_distance_, strict=True)
@@ -462,17 +464,17 @@ def test_fit_errors_say_received_and_expected():
     X = np.zeros((3, 10))
     X[:, :3] = [3, 2, 1]
     with pytest.raises(TypologyDataError, match=r"3 typisierbare.*mindestens 4"):
-        Typology().fit(X)
+        Typology(codebook=CB).fit(X)
     X = np.tile([[3, 2, 1, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 3, 2, 1, 0, 0, 0, 0]], (10, 1))
     with pytest.raises(TypologyDataError, match=r"2 verschiedene.*mindestens 4"):
-        Typology().fit(X.astype(float))
+        Typology(codebook=CB).fit(X.astype(float))
     frame = pl.DataFrame({c: [None] * 5 for c in COLUMNS}, schema={c: pl.Int64 for c in COLUMNS})
     with pytest.raises(KommunaltypenError, match="0 typisierbare"):
-        Typology().fit(frame)
+        Typology(codebook=CB).fit(frame)
     with pytest.raises(TypologyDataError, match="n_clusters"):
-        Typology(n_clusters=0).fit(X)
+        Typology(codebook=CB, n_clusters=0).fit(X)
     with pytest.raises(TypologyDataError, match="init"):
-        Typology(init="random").fit(X)
+        Typology(codebook=CB, init="random").fit(X)
 
 
 def test_unfitted_model_raises():
@@ -480,7 +482,7 @@ def test_unfitted_model_raises():
 
     for method in ("predict", "predict_proba", "transform"):
         with pytest.raises(NotFittedError):
-            getattr(Typology(), method)(np.zeros((1, 10)))
+            getattr(Typology(codebook=CB), method)(np.zeros((1, 10)))
 
 
 # ------------------------------------------------------------------------------ membership
@@ -531,7 +533,7 @@ def test_worths_reproduce_the_centres(study_model):
 
 def test_gaussian_membership(study_like):
     X = study_like[0][::10]
-    model = Typology(membership="gaussian", random_state=0).fit(X)
+    model = Typology(codebook=CB, membership="gaussian", random_state=0).fit(X)
     assert model.membership_ == "gaussian" and model.worths_ is None
     p = model.predict_proba(X)
     np.testing.assert_array_equal(p.argmax(axis=1), model.predict(X))
@@ -540,11 +542,11 @@ def test_gaussian_membership(study_like):
     expected = np.exp(logit - logit.max(axis=1, keepdims=True))
     np.testing.assert_allclose(p, expected / expected.sum(axis=1, keepdims=True), atol=1e-12)
     with pytest.raises(TypologyDataError, match="membership"):
-        Typology(membership="other").fit(X)
+        Typology(codebook=CB, membership="other").fit(X)
 
 
 def test_reference_model_classifies_examples():
-    model = Typology.from_reference()
+    model = Typology.from_reference(codebook=CB)
     opt = ranking_points(["effizienz", "leistungsangebot", "buergernaehe"])
     bed = ranking_points(["rechtliche_vorgaben", "foerdermittel", "effizienz"])
     assert model.type_of(np.vstack([opt, bed])) == ["optimierer", "bedaechtige"]
@@ -565,7 +567,7 @@ def test_json_round_trip(tmp_path, study_like, study_model):
     assert data["scale"]["points_for_rank"] == {"1": 3, "2": 2, "3": 1}
     assert data["names"]["optimierer"] == {"de": "Optimierer", "en": "Optimisers"}
     assert path.stat().st_size < 20_000
-    loaded = Typology.load(path)
+    loaded = Typology.load(path, codebook=CB)
     X = study_like[0][:500]
     np.testing.assert_allclose(loaded.predict_proba(X), study_model.predict_proba(X), atol=1e-9)
     np.testing.assert_array_equal(loaded.predict(X), study_model.predict(X))
@@ -592,11 +594,11 @@ def test_reference_csv_path(tmp_path):
     path = tmp_path / "ref.csv"
     path.write_text("\n".join(lines), encoding="utf-8")
     X = simulate_rankings(centers, [200, 200, 200, 200], np.random.default_rng(0))
-    model = Typology(reference=path, random_state=0).fit(X)
+    model = Typology(codebook=CB, reference=path, random_state=0).fit(X)
     assert model.type_ids_ == ["a", "b", "c", "d"]
     path.write_text("option,label,a\n", encoding="utf-8")
     with pytest.raises(TypologyError, match="option_id,row_label"):
-        Typology(reference=path).fit(X)
+        Typology(codebook=CB, reference=path).fit(X)
 
 
 # ------------------------------------------------------------------------------ stability
@@ -622,13 +624,15 @@ def test_bootstrap_agreement_matches_row_level_definition():
 def test_stability_flags_unstable_types():
     _, centers = study_centers()
     X = simulate_rankings(centers, [400, 400, 400, 400], np.random.default_rng(8))
-    stable = Typology(random_state=0).fit(X).stability(n_bootstrap=40)
+    stable = Typology(codebook=CB, random_state=0).fit(X).stability(n_bootstrap=40)
     assert stable.jaccard.shape == (40, 4)
     assert stable.unstable == []
     assert stable.ari_summary()["mean"] > 0.9
     # structureless data: uniform random rankings split into 4 arbitrary groups
     noise = simulate_rankings(np.full((1, 10), 0.6), [400], np.random.default_rng(9))
-    weak = Typology(reference=None, random_state=0).fit(noise).stability(n_bootstrap=40)
+    weak = (
+        Typology(codebook=CB, reference=None, random_state=0).fit(noise).stability(n_bootstrap=40)
+    )
     assert weak.unstable
     table = weak.per_type()
     assert set(table.columns) >= {"type", "label", "jaccard_mean", "unstable"}
@@ -636,7 +640,7 @@ def test_stability_flags_unstable_types():
 
 
 def test_stability_same_seed_same_result(study_like):
-    model = Typology(random_state=0).fit(study_like[0][::8])
+    model = Typology(codebook=CB, random_state=0).fit(study_like[0][::8])
     a = model.stability(n_bootstrap=20, random_state=5)
     b = model.stability(n_bootstrap=20, random_state=5)
     np.testing.assert_array_equal(a.jaccard, b.jaccard)
@@ -663,7 +667,9 @@ def test_choose_k_finds_planted_k():
     # a fitted model's patterns give the same diagnostics as the rows (same seed)
     frame = frame_from_points(X)
     from_frame = choose_k(frame, random_state=0, n_references=8)
-    from_model = choose_k(Typology(random_state=0).fit(frame), random_state=0, n_references=8)
+    from_model = choose_k(
+        Typology(codebook=CB, random_state=0).fit(frame), random_state=0, n_references=8
+    )
     assert from_model.table.equals(from_frame.table)
     assert from_frame.table.equals(kc.table)
 
@@ -671,8 +677,8 @@ def test_choose_k_finds_planted_k():
 def test_pandas_frame_input_equals_polars(study_like):
     X = study_like[0][::20]
     frame = frame_from_points(X)
-    a = Typology(random_state=0).fit(frame)
-    b = Typology(random_state=0).fit(to_pandas(frame))
+    a = Typology(codebook=CB, random_state=0).fit(frame)
+    b = Typology(codebook=CB, random_state=0).fit(to_pandas(frame))
     np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
 
 
@@ -680,15 +686,15 @@ def test_reference_init_reaches_the_study_solution():
     """init="reference": Lloyd from the Table 1 centres, one deterministic run, names kept."""
     ids, centers = study_centers()
     X = simulate_rankings(centers, [20 * s for s in STUDY_SIZES], np.random.default_rng(12))
-    model = Typology(init="reference").fit(X)
+    model = Typology(codebook=CB, init="reference").fit(X)
     assert model.type_ids_ == ids
     assert model.n_restarts_ == 1
     assert np.abs(model.cluster_centers_ - centers).max() < 0.1
-    best = Typology(random_state=0).fit(X)
+    best = Typology(codebook=CB, random_state=0).fit(X)
     assert best.inertia_ <= model.inertia_ * (1 + 1e-9)
     st = model.stability(n_bootstrap=30)
     assert st.jaccard.shape == (30, 4)
     with pytest.raises(TypologyDataError, match="reference"):
-        Typology(init="reference", reference=None).fit(X)
+        Typology(codebook=CB, init="reference", reference=None).fit(X)
     with pytest.raises(TypologyDataError, match="5"):
-        Typology(init="reference", n_clusters=5).fit(X)
+        Typology(codebook=CB, init="reference", n_clusters=5).fit(X)

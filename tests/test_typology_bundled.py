@@ -4,6 +4,7 @@ for any seed (not only the one `analyze` uses)."""
 import numpy as np
 import pytest
 
+from kommunaltypen.codebook import default_codebook
 from kommunaltypen.reconstruct import intended_types, load_bundled
 from kommunaltypen.typology import Typology
 
@@ -19,7 +20,7 @@ def bundled():
 @pytest.mark.parametrize("seed", range(100, 120))
 def test_default_fit_recovers_the_intended_types(bundled, seed):
     df, intended = bundled
-    model = Typology(random_state=seed, n_bootstrap=0).fit(df)
+    model = Typology(random_state=seed, n_bootstrap=0, codebook=default_codebook()).fit(df)
     assert list(model.type_ids_) == STUDY_ORDER
     got = np.array([model.type_ids_[k] if k >= 0 else None for k in model.labels_], dtype=object)
     assert (got == intended).all()

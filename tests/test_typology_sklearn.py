@@ -8,6 +8,7 @@ import pytest
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
 from kommunaltypen import i18n
+from kommunaltypen.codebook import default_codebook
 from kommunaltypen.typology import Typology
 
 # Checks that conceptually cannot apply, with the reason (see docs/typology.md). None fail:
@@ -18,7 +19,12 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 # only skip it.
 NOT_APPLICABLE = ("check_array_api_input",)
 
-ESTIMATOR = Typology(n_clusters=2, n_init=5, reference=None, random_state=0)
+# With the codebook, as every caller that reads survey frames: scikit-learn's checks pass
+# arrays (rank points, any width) and pandas frames without goal columns (taken as arrays).
+# Without a codebook a data frame is an error that asks for one (tested in test_typology.py).
+ESTIMATOR = Typology(
+    n_clusters=2, n_init=5, reference=None, random_state=0, codebook=default_codebook()
+)
 with warnings.catch_warnings():
     # Typology follows the protocol without inheriting from BaseEstimator (see
     # kommunaltypen.estimator: scikit-learn is not imported at start-up); scikit-learn warns

@@ -172,5 +172,5 @@ def test_mapping_target_that_already_exists_is_an_error():
 
 def test_value_maps_apply_to_numeric_spss_columns():
     frame = pl.DataFrame({"kommune_id": ["K1", "K2"], "kommunenart": [11.0, 14.0]})
-    mapped, _ = Mapping(values={"kommunenart": {11: 1, 14: 4}}).apply(frame)
+    mapped = Mapping(values={"kommunenart": {11: 1, 14: 4}}).apply(frame).frame
     assert mapped.get_column("kommunenart").to_list() == ["1", "4"]

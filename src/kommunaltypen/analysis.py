@@ -16,7 +16,7 @@ import hashlib
 import importlib
 import json
 import platform
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +31,7 @@ from kommunaltypen import __version__
 from kommunaltypen.codebook import Codebook, default_codebook
 from kommunaltypen.errors import InputFileError, KommunaltypenError
 from kommunaltypen.i18n import get_lang, t
+from kommunaltypen.report.record import RESULT_FORMAT, AnalysisRecord
 from kommunaltypen.tables import TableResult, TableSpec, compute_tables, load_tables, tables_frame
 from kommunaltypen.typology import (
     KChoice,
@@ -40,9 +41,7 @@ from kommunaltypen.typology import (
     type_label,
 )
 from kommunaltypen.validate import ValidationReport, validate_file
-
-#: progress callback ``(stage, fraction done)``, as used by ``kommunaltypen.io``/``validate``
-Progress = Callable[[str, float], None]
+from kommunaltypen.vocabulary import TYPE_IDS, Progress
 
 STAGES = ("read", "validate", "typology", "bootstrap", "k_choice", "tables", "write")
 PACKAGES = ("polars", "numpy", "scipy", "scikit-learn", "pydantic", "pyyaml")
@@ -72,6 +71,8 @@ class AnalysisResult:
     min_n: int = 5
     out_dir: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    #: the Thesen-Check (``kommunaltypen.claims.ClaimsResult``), None when not run
+    claims: Any = None
 
     @property
     def type_counts(self) -> dict[str, int]:
@@ -93,6 +94,55 @@ class AnalysisResult:
     def tables_frame(self) -> pl.DataFrame:
         """All computed tables in long format (suppressed as configured)."""
         return tables_frame(self.tables, publication=self.publication, min_n=self.min_n)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The part of the result the report and ``result.json`` hold (JSON-ready): tables
+        with their ids and declarations (publishable: cells below ``min_n`` hidden in
+        publication mode), diagnostics, type ids and the options. With ``manifest.json``,
+        ``model.json`` and the CSV files it is everything ``report --from DIR`` needs."""
+        return {
+            "format": RESULT_FORMAT,
+            "publication": self.publication,
+            "min_n": self.min_n,
+            "type_ids": list(self.model.type_ids_),
+            "tables": [
+                tb.to_dict(publication=self.publication, min_n=self.min_n) for tb in self.tables
+            ],
+            "diagnostics": _diagnostics(self),
+            "claims": self.claims.to_dict() if self.claims is not None else None,
+        }
+
+    def notes(self, lang: str | None = None) -> list[str]:
+        """The analysis' notes as sentences (unstable types, the number of types the criteria
+        favour, new types): the same sentences as the report's "Hinweise der Analyse"."""
+        from kommunaltypen.report.html import STABLE_JACCARD, notes
+        from kommunaltypen.vocabulary import format_number
+
+        lang = lang or get_lang()
+        threshold = self.stability.threshold if self.stability is not None else STABLE_JACCARD
+        return notes(_diagnostics(self), format_number(threshold, 2, lang), lang)
+
+    def record(self) -> AnalysisRecord:
+        """This result as the report sees it: exactly what :meth:`AnalysisRecord.from_dir`
+        reads back from the output directory written by :func:`write_outputs`."""
+        return AnalysisRecord.from_dict(
+            _json_normal(self.to_dict()),
+            manifest=_json_normal(self.manifest),
+            model=json.loads(self.model.to_json()),  # as model.json holds it (key order too)
+            assignments=self.assignments,
+            centers=self.centers,
+            rejected=_as_text(self.validation.rejected_rows),
+        )
+
+
+def _json_normal(value: Any) -> Any:
+    """``value`` as it comes back from the JSON files (sorted keys, lists, plain numbers)."""
+    return json.loads(json.dumps(value, ensure_ascii=False, sort_keys=True, default=_json_default))
+
+
+def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every column as text, as ``rejected.csv`` is read back (the report lists it)."""
+    return frame.select(pl.all().cast(pl.String)) if frame.width else frame
 
 
 def _sha256(path: Path) -> str:
@@ -203,6 +253,7 @@ def _assignments(
 def _resolve_tables(
     tables: str | Path | Sequence[TableSpec] | None, codebook: Codebook
 ) -> tuple[list[TableSpec], str]:
+    """The table declarations to compute and where they came from (for the manifest)."""
     if tables is None:
         return load_tables(None, codebook), "study"
     if isinstance(tables, str | Path):
@@ -214,7 +265,7 @@ def _render_report(out_dir: Path, result: AnalysisResult, lang: str) -> None:
     """Render the report (HTML, PDF, XLSX, charts) and add its files to ``result.files``."""
     from kommunaltypen.report import render_report
 
-    paths = render_report(
+    paths = render_report(  # from memory: the result, rendered into out_dir
         out_dir, result, lang=lang, publication=result.publication, min_n=result.min_n
     )
     for path in paths.values():
@@ -236,31 +287,122 @@ def run_analysis(
     report: bool = False,
     k_choice: bool = True,
     codebook: Codebook | None = None,
+    claims: str | Path | bool | None = None,
 ) -> AnalysisResult:
     """Validate ``path`` (default: the bundled data), fit the typology, compute the tables
     (default: the study's Tables 1–16, or a declaration file) and, with ``out_dir``, write the
-    output directory. ``report=True`` also renders the report when the report package is
-    installed. ``k_choice=False`` skips the k-choice diagnostics (gap statistic)."""
+    output directory. ``report=True`` also renders the report. ``k_choice=False`` skips the
+    k-choice diagnostics (gap statistic). ``claims``: run the Thesen-Check (``True``: the
+    shipped claims, a path: a claims file; ``claims.csv`` and a report section then). Data
+    already in memory (an upload, a frame) goes through :func:`analyse_validated` (see
+    :mod:`kommunaltypen.service`)."""
     lang = lang or get_lang()
-    if min_n < 1:
-        raise KommunaltypenError(t("tables.bad_min_n", value=min_n))
-    if n_bootstrap < 0:
-        raise KommunaltypenError(t("tables.bad_bootstrap", value=n_bootstrap))
+    _check_parameters(min_n, n_bootstrap)
+    loaded_claims = _load_claims(claims, codebook or default_codebook())  # errors before the read
     cb = codebook or default_codebook()
     source = Path(path) if path is not None else bundled_data_path()
     if not source.is_file():
         raise InputFileError(t("tables.input_missing", file=str(source)))
-    specs, tables_source = _resolve_tables(tables, cb)
+    specs = _resolve_tables(tables, cb)  # declaration errors before the (long) read
     input_digest = _background_start(source)
     data, validation = validate_file(source, mapping=mapping, codebook=cb, progress=progress)
     _step(progress, "validate", 1.0)
+    input_info = {
+        "file": source.name,
+        "sha256": _input_hash(input_digest, source),
+        "bundled": path is None,
+        "mapping": None if mapping is None else Path(mapping).name,
+        "mapping_sha256": None if mapping is None else _sha256(Path(mapping)),
+    }
+    result = analyse_validated(
+        data,
+        validation,
+        input_info=input_info,
+        tables=specs,
+        publication=publication,
+        min_n=min_n,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        lang=lang,
+        progress=progress,
+        k_choice=k_choice,
+        codebook=cb,
+    )
+    if loaded_claims is not None:
+        from kommunaltypen.claims import check_analysis
+
+        _step(progress, "claims", 0.0)
+        result.claims = check_analysis(result, loaded_claims, codebook=cb)
+        _step(progress, "claims", 1.0)
+    if out_dir is not None:
+        _step(progress, "write", 0.0)
+        write_outputs(result, Path(out_dir))
+        _step(progress, "write", 1.0)
+        if report:
+            _render_report(Path(out_dir), result, lang)
+    return result
+
+
+def _param(value: Any) -> Any:
+    """A typology parameter for the manifest: plain values as they are, paths as text, other
+    objects (e.g. a codebook) by their class name, never their whole ``repr``."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, list | tuple) and all(
+        v is None or isinstance(v, bool | int | float | str) for v in value
+    ):
+        return list(value)
+    return type(value).__name__
+
+
+def _load_claims(claims: str | Path | bool | None, codebook: Codebook) -> Any:
+    """The claims to check (None: no Thesen-Check), loaded before any data is read so that a
+    bad claims file is reported at once."""
+    if claims is None or claims is False:
+        return None
+    from kommunaltypen.claims import load_claims
+
+    return load_claims(None if claims is True else claims, codebook=codebook)
+
+
+def _check_parameters(min_n: int, n_bootstrap: int) -> None:
+    if min_n < 1:
+        raise KommunaltypenError(t("tables.bad_min_n", value=min_n))
+    if n_bootstrap < 0:
+        raise KommunaltypenError(t("tables.bad_bootstrap", value=n_bootstrap))
+
+
+def analyse_validated(
+    data: pl.DataFrame,
+    validation: ValidationReport,
+    *,
+    input_info: dict[str, Any],
+    tables: str | Path | Sequence[TableSpec] | tuple[list[TableSpec], str] | None = None,
+    publication: bool = False,
+    min_n: int = 5,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    lang: str | None = None,
+    progress: Progress | None = None,
+    k_choice: bool = True,
+    codebook: Codebook | None = None,
+) -> AnalysisResult:
+    """The analysis of validated canonical data (no files): fit the typology, stability and
+    k choice, compute the tables and the manifest. ``input_info`` describes where the data
+    came from (``file``, ``sha256``, ``bundled``, ``mapping``, ``mapping_sha256``)."""
+    lang = lang or get_lang()
+    _check_parameters(min_n, n_bootstrap)
+    cb = codebook or default_codebook()
+    specs, tables_source = tables if isinstance(tables, tuple) else _resolve_tables(tables, cb)
     if data.height == 0:
         raise KommunaltypenError(
-            t("tables.no_valid_rows", file=str(source), rows=validation.rows_in)
+            t("tables.no_valid_rows", file=str(validation.source), rows=validation.rows_in)
         )
 
     _step(progress, "typology", 0.0)
-    model = Typology(random_state=seed, n_bootstrap=n_bootstrap).fit(data)
+    model = Typology(random_state=seed, n_bootstrap=n_bootstrap, codebook=cb).fit(data)
     types = pl.Series("type", np.asarray(model.labels_)).replace_strict(
         dict(enumerate(model.type_ids_)), default=None, return_dtype=pl.String
     )
@@ -291,13 +433,7 @@ def run_analysis(
     )
 
     manifest: dict[str, Any] = {
-        "input": {
-            "file": source.name,
-            "sha256": _input_hash(input_digest, source),
-            "bundled": path is None,
-            "mapping": None if mapping is None else Path(mapping).name,
-            "mapping_sha256": None if mapping is None else _sha256(Path(mapping)),
-        },
+        "input": dict(input_info),
         "parameters": {
             "tables": tables_source,
             "publication": publication,
@@ -306,9 +442,7 @@ def run_analysis(
             "seed": seed,
             "k_choice": k_choice,
             "lang": lang,
-            "typology": {
-                k: (str(v) if isinstance(v, Path) else v) for k, v in model.get_params().items()
-            },
+            "typology": {k: _param(v) for k, v in model.get_params().items()},
         },
         "seed": seed,
         "versions": _versions(),
@@ -322,7 +456,7 @@ def run_analysis(
         "tables": [tb.number for tb in results],
     }
     result = AnalysisResult(
-        source=str(source),
+        source=str(validation.source),
         data=data,
         validation=validation,
         model=model,
@@ -337,12 +471,6 @@ def run_analysis(
         min_n=min_n,
     )
     result.manifest["types"] = result.type_counts
-    if out_dir is not None:
-        _step(progress, "write", 0.0)
-        write_outputs(result, Path(out_dir))
-        _step(progress, "write", 1.0)
-        if report:
-            _render_report(Path(out_dir), result, lang)
     return result
 
 
@@ -353,18 +481,24 @@ def _diagnostics(result: AnalysisResult) -> dict[str, Any]:
         flags += [f"unstable:{tid}" for tid in result.stability.unstable]
     if result.k_choice is not None and result.k_choice.recommended_k != model.n_clusters:
         flags.append(f"k_choice:{result.k_choice.recommended_k}")
-    new_types = [
-        tid
-        for tid in model.type_ids_
-        if tid not in ("bedaechtige", "optimierer", "serviceorientierte", "community_manager")
-    ]
+    new_types = [tid for tid in model.type_ids_ if tid not in TYPE_IDS]
     flags += [f"new_type:{tid}" for tid in new_types]
     n_mischform = (
         int(result.assignments["mischform"].sum())
         if "mischform" in result.assignments.columns
         else 0
     )
+    notes: list[dict[str, Any]] = []
+    if result.stability is not None:
+        notes += [{"code": "unstable", "type": tid} for tid in result.stability.unstable]
+    if result.k_choice is not None and result.k_choice.recommended_k != model.n_clusters:
+        notes.append(
+            {"code": "k_choice", "k": result.k_choice.recommended_k, "kept": model.n_clusters}
+        )
+    notes += [{"code": "new_type", "type": tid} for tid in new_types]
     return {
+        "n_clusters": model.n_clusters,
+        "notes": notes,
         "k_choice": result.k_choice.to_dict() if result.k_choice is not None else None,
         "stability": result.stability.to_dict() if result.stability is not None else None,
         "reference_distance": {
@@ -406,9 +540,14 @@ def write_outputs(result: AnalysisResult, out_dir: Path) -> dict[str, Path]:
             "centers.csv": lambda p: result.centers.write_csv(p),
             "model.json": lambda p: result.model.save(p),
             "diagnostics.json": lambda p: _write_json(p, _diagnostics(result)),
+            "result.json": lambda p: _write_json(p, result.to_dict()),
             "validation.json": lambda p: result.validation.write_json(p),
             "rejected.csv": lambda p: result.validation.write_rejected_csv(p),
         }
+        if result.claims is not None:
+            from kommunaltypen.claims import write_claims_csv
+
+            simple["claims.csv"] = lambda p: write_claims_csv(result.claims, p)
         for name, writer in simple.items():
             writer(out_dir / name)
             files[name] = out_dir / name

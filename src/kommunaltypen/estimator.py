@@ -76,7 +76,7 @@ class EstimatorBase:
             if p.default is not p.empty
         }
         changed = [
-            f"{k}={v!r}"
+            f"{k}={_short_repr(v)}"
             for k, v in self.get_params(deep=False).items()
             if k not in defaults or not _same(v, defaults[k])
         ]
@@ -88,6 +88,17 @@ class EstimatorBase:
     def __sklearn_tags__(self) -> Any:
         """The tags a scikit-learn clusterer and transformer has (imports scikit-learn)."""
         return _sklearn_protocol()().__sklearn_tags__()
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    """``repr`` of a parameter, shortened for objects with a long one (a codebook is shown as
+    ``<Codebook 'id'>``)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    ident = getattr(value, "id", None)
+    name = type(value).__name__
+    return f"<{name} {ident!r}>" if isinstance(ident, str) else f"<{name}>"
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -110,9 +121,14 @@ def _sklearn_protocol() -> type:
 
 
 def check_is_fitted(estimator: Any) -> None:
-    """Raise scikit-learn's ``NotFittedError`` unless ``estimator`` has fitted attributes
-    (names ending in ``_``)."""
-    if any(k.endswith("_") and not k.startswith("__") for k in vars(estimator)):
+    """Raise scikit-learn's ``NotFittedError`` unless ``estimator`` is fitted: as
+    scikit-learn, its ``__sklearn_is_fitted__()`` if it has one, else whether it has fitted
+    attributes (names ending in ``_``)."""
+    is_fitted = getattr(estimator, "__sklearn_is_fitted__", None)
+    if is_fitted is not None:
+        if is_fitted():
+            return
+    elif any(k.endswith("_") and not k.startswith("__") for k in vars(estimator)):
         return
     from sklearn.exceptions import NotFittedError
 

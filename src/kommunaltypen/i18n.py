@@ -6,14 +6,20 @@ Texts live as data in ``data/messages/*.yaml`` (one file per area, merged on loa
       de: "Unbekannter Code {value!r}; erwartet: {expected}"
       en: "Unknown code {value!r}; expected: {expected}"
 
-``t(key, **kwargs)`` formats the text in the current language. The language is set once per
-process (CLI ``--lang``, or the ``KOMMUNALTYPEN_LANG`` environment variable) or passed
-explicitly with ``lang=``.
+``t(key, **kwargs)`` formats the text in the current language. The current language is a
+per-call context value (:mod:`contextvars`), not a process global: a front end sets it for the
+duration of one call with ``with use_lang("en"): ...`` (the web application per request, the CLI
+per command), and every thread or asyncio task sees its own value. The default for a call that
+sets none is ``KOMMUNALTYPEN_LANG`` from the environment, else German. ``lang=`` passes a
+language explicitly.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from importlib import resources
 
@@ -22,14 +28,18 @@ from kommunaltypen import yamlio
 LANGUAGES = ("de", "en")
 DEFAULT_LANG = "de"
 
-_current = os.environ.get("KOMMUNALTYPEN_LANG", DEFAULT_LANG)
-if _current not in LANGUAGES:
-    _current = DEFAULT_LANG
+
+def _environment_lang() -> str:
+    lang = os.environ.get("KOMMUNALTYPEN_LANG", DEFAULT_LANG)
+    return lang if lang in LANGUAGES else DEFAULT_LANG
 
 
-def set_lang(lang: str) -> None:
-    """Set the process-wide language for user-facing texts."""
-    global _current
+#: the language of the current call (thread / asyncio task); unset = environment default
+_lang: ContextVar[str | None] = ContextVar("kommunaltypen_lang", default=None)
+
+
+def check_lang(lang: str) -> str:
+    """``lang`` if it is a supported language, else a :class:`KommunaltypenError`."""
     if lang not in LANGUAGES:
         from kommunaltypen.errors import KommunaltypenError
 
@@ -37,11 +47,32 @@ def set_lang(lang: str) -> None:
             f"Unbekannte Sprache {lang!r}; erwartet: {', '.join(LANGUAGES)} / "
             f"unknown language {lang!r}; expected: {', '.join(LANGUAGES)}"
         )
-    _current = lang
+    return lang
+
+
+@contextmanager
+def use_lang(lang: str | None) -> Iterator[str]:
+    """Use ``lang`` for user-facing texts inside the ``with`` block (this thread / task only).
+    ``None`` keeps the current language."""
+    if lang is None:
+        yield get_lang()
+        return
+    token = _lang.set(check_lang(lang))
+    try:
+        yield lang
+    finally:
+        _lang.reset(token)
+
+
+def set_lang(lang: str) -> None:
+    """Set the language for the rest of the current context (the CLI does this once per
+    command, in its own process). Servers use :func:`use_lang` per request instead."""
+    _lang.set(check_lang(lang))
 
 
 def get_lang() -> str:
-    return _current
+    """The language of the current call."""
+    return _lang.get() or _environment_lang()
 
 
 @cache
@@ -65,11 +96,11 @@ def t(key: str, lang: str | None = None, **kwargs: object) -> str:
     texts = catalog().get(key)
     if texts is None:
         raise KeyError(f"no message {key!r}")
-    text = texts.get(lang or _current) or texts[DEFAULT_LANG]
+    text = texts.get(lang or get_lang()) or texts[DEFAULT_LANG]
     return text.format(**kwargs) if kwargs else text
 
 
 def label(obj: object, lang: str | None = None) -> str:
     """The label of a codebook object (anything with ``label_de``/``label_en``)."""
-    lang = lang or _current
+    lang = lang or get_lang()
     return getattr(obj, f"label_{lang}", None) or obj.label_de  # type: ignore[attr-defined]

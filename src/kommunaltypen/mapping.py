@@ -17,8 +17,9 @@ foreign value into "missing".
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -29,11 +30,38 @@ from kommunaltypen.errors import MappingError
 from kommunaltypen.i18n import t
 from kommunaltypen.io._common import float_as_text
 
-#: column (String) in which mapping and parsing record cell problems per row:
-#: entries ``column US rule US raw value`` separated by RS
-ERROR_COLUMN = "__cell_errors__"
-UNIT_SEP = "\x1f"
-RECORD_SEP = "\x1e"
+
+@dataclass(frozen=True)
+class CellError:
+    """A cell the mapping cannot translate: ``row`` is the record's 0-based position in the
+    frame (validation turns it into the row number the user sees), ``column`` the file's
+    column (or the ranking question), ``value`` the cell as received, ``rule`` a validation
+    rule id (``unknown_code``, ``ranking_repeated``) and ``expected`` what was expected."""
+
+    row: int
+    column: str
+    value: str | None
+    rule: str
+    expected: str
+
+
+class Mapped(NamedTuple):
+    """What :meth:`Mapping.apply` returns."""
+
+    frame: pl.DataFrame
+    #: ``(rule, column)`` pairs: mapped columns missing from the file
+    warnings: list[tuple[str, str]]
+    #: cells the mapping could not translate, in row order
+    cell_errors: list[CellError]
+
+
+@dataclass(frozen=True)
+class _CellCheck:
+    mask: pl.Expr
+    column: str
+    rule: str
+    value: pl.Expr
+    expected: str
 
 
 class Mapping(BaseModel):
@@ -105,17 +133,21 @@ class Mapping(BaseModel):
         frame: pl.DataFrame | pl.LazyFrame,
         codebook: Codebook | None = None,
         value_labels: dict[str, dict[Any, str]] | None = None,
-    ) -> tuple[pl.DataFrame | pl.LazyFrame, list[tuple[str, str]]]:
-        """Rename, recode and unfold position rankings. Returns the frame and warnings as
-        ``(rule, column)`` pairs (mapped columns missing from the file). ``value_labels``
-        (the reader's, per source column: code -> label, as SPSS files carry them): a
-        ``values`` key that is a column's value label also maps that label's code, so a
-        mapping can name the answers as the questionnaire shows them."""
+    ) -> Mapped:
+        """Rename, recode and unfold position rankings. Returns the mapped frame (a lazy frame
+        is collected), warnings as ``(rule, column)`` pairs (mapped columns missing from the
+        file) and the cells that cannot be translated as :class:`CellError` values (unknown
+        codes and repeated options in position rankings), which validation merges into its
+        report. ``value_labels`` (the reader's, per source column: code -> label, as SPSS
+        files carry them): a ``values`` key that is a column's value label also maps that
+        label's code, so a mapping can name the answers as the questionnaire shows them."""
         cb = codebook or default_codebook()
         labels = value_labels or {}
         self.check(cb)
-        names = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
-        schema = dict(frame.collect_schema())
+        if isinstance(frame, pl.LazyFrame):
+            frame = frame.collect()
+        names = frame.columns
+        schema = dict(frame.schema)
         warnings: list[tuple[str, str]] = []
         present = set(names)
         for foreign in self.columns:
@@ -125,7 +157,7 @@ class Mapping(BaseModel):
             warnings.extend(("mapping_column_absent", p) for p in positions if p not in present)
 
         exprs: list[pl.Expr] = []
-        errors: list[pl.Expr] = []
+        checks: list[_CellCheck] = []
         consumed: list[str] = []
         for qid, positions in self.rankings.items():
             q = cb.question(qid)
@@ -153,27 +185,24 @@ class Mapping(BaseModel):
                 expr = expr.when(any_given).then(pl.lit("0")).otherwise(pl.lit(None, pl.String))
                 exprs.append(expr.alias(q.column_for(o.id)))
                 hits = pl.sum_horizontal([(code[p] == o.code).fill_null(False) for p in pos_cols])
-                errors.append(
-                    pl.when(hits > 1).then(
-                        pl.lit(f"{q.id}{UNIT_SEP}ranking_repeated{UNIT_SEP}{o.code}")
+                checks.append(
+                    _CellCheck(
+                        hits > 1,
+                        q.id,
+                        "ranking_repeated",
+                        pl.lit(str(o.code)),
+                        t("validate.expected_unique"),
                     )
                 )
             codes = [float(c) for c in q.codes]
+            expected = t("validate.expected_codes", codes=", ".join(str(c) for c in q.codes))
             for p in pos_cols:
                 bad = raw[p].is_not_null() & ~code[p].is_in(codes).fill_null(False)
-                bad = bad & ~code[p].is_in([float(m) for m in cb.missing_values]).fill_null(False)
-                errors.append(
-                    pl.when(bad).then(pl.lit(f"{p}{UNIT_SEP}unknown_code{UNIT_SEP}") + raw[p])
-                )
+                bad = bad & ~code[p].is_in(missing).fill_null(False)
+                checks.append(_CellCheck(bad, p, "unknown_code", raw[p], expected))
+        cell_errors = _cell_errors(frame, checks)
         if exprs:
-            frame = frame.with_columns(exprs)
-            if errors:
-                frame = frame.with_columns(
-                    pl.concat_str(errors, separator=RECORD_SEP, ignore_nulls=True)
-                    .replace("", None)
-                    .alias(ERROR_COLUMN)
-                )
-            frame = frame.drop(consumed)
+            frame = frame.with_columns(exprs).drop(consumed)
         renames = {f: tgt for f, tgt in self.columns.items() if f in present}
         clash = sorted(tgt for f, tgt in renames.items() if tgt in present and tgt != f)
         if clash:
@@ -191,7 +220,32 @@ class Mapping(BaseModel):
                 recodes.append(_recode(_stripped(col, schema[col]), vmap).alias(col))
         if recodes:
             frame = frame.with_columns(recodes)
-        return frame, warnings
+        return Mapped(frame, warnings, cell_errors)
+
+
+def _cell_errors(frame: pl.DataFrame, checks: list[_CellCheck]) -> list[CellError]:
+    """The cells the checks flag, in row order (within a row: in the order of the checks)."""
+    if not checks:
+        return []
+    masks = frame.select(c.mask.fill_null(False).alias(f"m{i}") for i, c in enumerate(checks))
+    hits = masks.select(pl.all().any()).row(0)
+    found: list[CellError] = []
+    for i, (check, hit) in enumerate(zip(checks, hits, strict=True)):
+        if not hit:
+            continue
+        idx = masks.to_series(i).arg_true()
+        roots = list(dict.fromkeys(check.value.meta.root_names()))
+        if roots:
+            rows = frame.select(pl.col(r).gather(idx) for r in roots)
+            values = rows.select(check.value.cast(pl.String)).to_series().to_list()
+        else:  # a literal
+            values = [frame.head(1).select(check.value.cast(pl.String)).item()] * idx.len()
+        found.extend(
+            CellError(row, check.column, value, check.rule, check.expected)
+            for row, value in zip(idx.to_list(), values, strict=True)
+        )
+    found.sort(key=lambda e: e.row)  # stable: the check order stays within a row
+    return found
 
 
 def _with_labels(vmap: dict[Any, Any], labels: dict[Any, str] | None) -> dict[Any, Any]:

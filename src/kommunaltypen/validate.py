@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,9 +24,16 @@ import polars as pl
 from kommunaltypen.codebook import MULTI_COLUMN_KINDS, Codebook, Question, default_codebook
 from kommunaltypen.errors import InputFileError, KommunaltypenError
 from kommunaltypen.i18n import t
-from kommunaltypen.io import ROW_COLUMN, Meta, Progress, read_data
+from kommunaltypen.io import ROW_COLUMN, Meta, Progress, SourceLike, as_source, read_data
 from kommunaltypen.io._common import INT64_LIMIT, float_as_text, pandas_to_polars
-from kommunaltypen.mapping import ERROR_COLUMN, RECORD_SEP, UNIT_SEP, Mapping, load_mapping
+from kommunaltypen.mapping import CellError, Mapping, load_mapping
+from kommunaltypen.schema import (  # re-exported: the schema lives beside the codebook
+    INT_KINDS,
+    canonical_schema,
+    dtype_of,
+    empty_frame,  # noqa: F401 (re-export)
+    value_bounds,
+)
 
 Severity = Literal["error", "warning"]
 
@@ -47,11 +54,11 @@ RULES: dict[str, Severity] = {
     "duplicate_id": "error",
     "unknown_columns": "warning",
     "missing_columns": "warning",
+    "renamed_columns": "warning",
     "mapping_column_absent": "warning",
     "reader_note": "warning",
 }
 
-INT_KINDS = ("single", "ordinal", "multiple", "ranking")
 #: question kinds stored as one column per option (missing codes there = item non-response)
 OPTION_KINDS = MULTI_COLUMN_KINDS
 _ROW = "__rownum__"
@@ -193,14 +200,19 @@ def _write(path: Path, writer: Callable[[Path], object]) -> Path:
 # entry points
 # ------------------------------------------------------------------------------------------
 def validate_file(
-    path: str | Path,
+    source: SourceLike,
     mapping: str | Path | Mapping | None = None,
     codebook: Codebook | None = None,
     format: str | None = None,
     progress: Progress | None = None,
+    *,
+    filename: str | None = None,
 ) -> tuple[pl.DataFrame, ValidationReport]:
-    """Read ``path`` (format detected unless given, or taken from the mapping), apply the
-    mapping and validate. Fatal problems raise :class:`InputFileError` / ``MappingError``."""
+    """Read ``source`` — a path, the file's bytes or a binary file object (an upload) — with
+    the format detected unless given (or taken from the mapping), apply the mapping and
+    validate. ``filename``: the name that messages and the report show and that the format is
+    detected by (default: the path, or the file object's name). Fatal problems raise
+    :class:`InputFileError` / ``MappingError``."""
     cb = codebook or default_codebook()
     mp = load_mapping(mapping) if isinstance(mapping, str | Path) else mapping
     if mp is not None:
@@ -209,11 +221,12 @@ def validate_file(
     fast = None
     if mp is None:
         fast = {c: d for c, d in canonical_schema(cb).items() if d != pl.String}
+    src = as_source(source, filename)
     data, meta = read_data(
-        path, fmt, dtypes=fast, missing_codes=cb.missing_values, progress=progress
+        src, fmt, dtypes=fast, missing_codes=cb.missing_values, progress=progress
     )
     return validate_frame(
-        data, source=str(path), codebook=cb, meta=meta, mapping=mp, progress=progress
+        data, source=src.name, codebook=cb, meta=meta, mapping=mp, progress=progress
     )
 
 
@@ -225,28 +238,54 @@ def validate_frame(
     meta: Meta | None = None,
     mapping: Mapping | None = None,
     progress: Progress | None = None,
+    unique_ids: bool = True,
 ) -> tuple[pl.DataFrame, ValidationReport]:
-    """Validate a raw frame (polars eager/lazy or pandas) against the codebook."""
+    """Validate a raw frame (polars eager/lazy or pandas) against the codebook.
+
+    ``unique_ids=False`` skips the one rule that compares rows with each other (a repeated
+    ``kommune_id``): for a batch of independent answer sets checked in one pass
+    (:func:`kommunaltypen.service.check_answers_many`), where two of them may well come from
+    the same municipality."""
     cb = codebook or default_codebook()
     meta = meta or Meta(source=source, format="frame")
     if isinstance(frame, pl.LazyFrame):
         frame = frame.collect()
     elif not isinstance(frame, pl.DataFrame):
+        if not hasattr(frame, "columns") or not hasattr(frame, "dtypes"):
+            raise InputFileError(t("validate.not_a_frame", value=type(frame).__name__))
         try:
-            frame = pandas_to_polars(frame)
+            frame = pandas_to_polars(frame, source)
+        except InputFileError:
+            raise
         except Exception as exc:
             raise InputFileError(t("validate.not_a_frame", value=type(frame).__name__)) from exc
     _progress(progress, "parse", 0.0)
     warnings: list[Issue] = [
         _warning("reader_note", source, None, note, note) for note in meta.notes
     ]
+    frame, renamed = _forgiving_names(frame, cb, mapping)
+    if renamed:
+        listed = ", ".join(f"{old!r} → {new}" for old, new in renamed)
+        warnings.append(
+            _warning(
+                "renamed_columns",
+                source,
+                ", ".join(new for _, new in renamed),
+                ", ".join(repr(old) for old, _ in renamed),
+                t("validate.rule.renamed_columns", count=len(renamed), columns=listed),
+            )
+        )
+    cell_errors: list[CellError] = []
     if mapping is not None:
-        frame, mwarn = mapping.apply(frame, cb, value_labels=meta.value_labels)
+        labels = meta.value_labels
+        if renamed:  # the value labels of a renamed column under its new name, too
+            labels = labels | {new: labels[old] for old, new in renamed if old in labels}
+        frame, mwarn, cell_errors = mapping.apply(frame, cb, value_labels=labels)
         for rule, column in mwarn:
             msg = t("validate.rule.mapping_column_absent", column=column, file=mapping.source)
             warnings.append(_warning(rule, source, column, column, msg))
     names = list(frame.collect_schema().names())
-    helper = {ROW_COLUMN, ERROR_COLUMN}
+    helper = {ROW_COLUMN}
     if cb.id_column not in names:
         raise InputFileError(
             t(
@@ -260,15 +299,13 @@ def validate_frame(
     unknown = [n for n in names if n not in known and n not in helper]
     if unknown:
         listed = ", ".join(unknown)
-        warnings.append(
-            _warning(
-                "unknown_columns",
-                source,
-                listed,
-                listed,
-                t("validate.rule.unknown_columns", count=len(unknown), columns=listed),
+        message = t("validate.rule.unknown_columns", count=len(unknown), columns=listed)
+        hints = _suggestions(unknown, [c for c in cb.columns if c not in names])
+        if hints:
+            message += " " + "; ".join(
+                t("validate.did_you_mean", column=u, suggestion=s) for u, s in hints
             )
-        )
+        warnings.append(_warning("unknown_columns", source, listed, listed, message))
     absent = [c for c in cb.columns if c not in names]
     if absent:
         listed = ", ".join(absent)
@@ -292,11 +329,10 @@ def validate_frame(
         row = pl.col(ROW_COLUMN).cast(pl.Int64)
     else:
         row = pl.int_range(pl.len(), dtype=pl.Int64) + meta.first_data_row
-    extra = [pl.col(ERROR_COLUMN)] if ERROR_COLUMN in schema else []
-    checks = _checks(cb)
+    checks = _checks(cb, unique_ids)
     flags = [k.alias(f"__f_{c}") for c, k in kinds.items()]
     # eager steps: one huge lazy plan makes polars' optimiser slow
-    df = frame.select([row.alias(_ROW), *values, *flags, *extra])
+    df = frame.select([row.alias(_ROW), *values, *flags])
     df, bad_cells = _resolve_suspects(df, frame, cb, list(kinds))
     required = [c for q in cb if q.required for c in q.columns]
     df = df.with_columns(
@@ -319,9 +355,9 @@ def validate_frame(
     rejected = df.get_column("__cellbad")
     for mask, _ in active:
         rejected = rejected | mask
-    if extra:
-        rejected = rejected | df.get_column(ERROR_COLUMN).is_not_null()
-    errors = _collect_issues(df, active, bad_cells, cb, source)
+    if cell_errors:
+        rejected = rejected | _flag_column(df.height, [e.row for e in cell_errors], "__maperr")
+    errors = _collect_issues(df, active, bad_cells, cb, source, cell_errors)
     _progress(progress, "check", 1.0)
 
     rows = df.get_column(_ROW)
@@ -364,6 +400,54 @@ def validate_frame(
     return accepted, report
 
 
+def _key(name: str) -> str:
+    return name.strip().casefold()
+
+
+def _forgiving_names(
+    frame: pl.DataFrame, cb: Codebook, mapping: Mapping | None
+) -> tuple[pl.DataFrame, list[tuple[str, str]]]:
+    """Rename headers that differ from a codebook column only in case or surrounding blanks
+    (``BUNDESLAND``, `` kommune_id``); returns the frame and the ``(old, new)`` pairs. A
+    header is left alone when the mapping names it, when its codebook column is present (or a
+    target of the mapping), or when two headers would become the same column."""
+    names = frame.columns
+    by_key = {_key(c): c for c in cb.columns}
+    taken = set(names)
+    reserved: set[str] = set()
+    if mapping is not None:
+        reserved = set(mapping.columns) | {p for ps in mapping.rankings.values() for p in ps}
+        taken |= set(mapping.columns.values())
+        taken |= {c for qid in mapping.rankings for c in cb.question(qid).columns}
+    wanted: dict[str, list[str]] = {}
+    for n in names:
+        target = by_key.get(_key(n))
+        if target is not None and n != target and n not in reserved and target not in taken:
+            wanted.setdefault(target, []).append(n)
+    renamed = [(olds[0], target) for target, olds in wanted.items() if len(olds) == 1]
+    renamed.sort(key=lambda pair: names.index(pair[0]))
+    if renamed:
+        frame = frame.rename(dict(renamed))
+    return frame, renamed
+
+
+def _suggestions(unknown: list[str], candidates: list[str]) -> list[tuple[str, str]]:
+    """``(unknown header, codebook column)`` pairs where the header is close to a column that
+    the file lacks (difflib, without regard to case and blanks)."""
+    import difflib
+
+    if not candidates:
+        return []
+    by_key = {_key(c): c for c in candidates}
+    keys = list(by_key)
+    out = []
+    for name in unknown:
+        close = difflib.get_close_matches(_key(name), keys, n=1, cutoff=0.8)
+        if close:
+            out.append((name, by_key[close[0]]))
+    return out
+
+
 def _canonical_types(accepted: pl.DataFrame, cb: Codebook) -> pl.DataFrame:
     """Accepted rows in the canonical dtypes. Their values passed every rule, so each lies
     in its column's valid range and the (strict) cast to the narrow type cannot fail."""
@@ -384,55 +468,6 @@ def _warning(rule: str, source: str, column: str | None, value: str | None, msg:
 # ------------------------------------------------------------------------------------------
 # parse: one select that types every codebook column and records cell problems
 # ------------------------------------------------------------------------------------------
-#: signed integer dtypes from the narrowest: canonical integer columns use the first one that
-#: holds every valid value (and the missing codes), so option columns take one byte per cell
-_INT_DTYPES = ((pl.Int8, 7), (pl.Int16, 15), (pl.Int32, 31))
-
-
-def value_bounds(q: Question) -> tuple[float, float] | None:
-    """The smallest and largest valid value of a question's column(s), as the rules enforce
-    them (codes, 0/1, ranks 0..max_rank, min..max); None if unbounded or not numeric."""
-    if q.kind == "single":
-        return float(min(q.codes)), float(max(q.codes))
-    if q.kind == "multiple":
-        return 0.0, 1.0
-    if q.kind == "ranking":
-        return 0.0, float(q.max_rank or 1)
-    if q.kind in ("ordinal", "number", "percentage") and q.min is not None and q.max is not None:
-        return float(q.min), float(q.max)
-    return None
-
-
-def dtype_of(q: Question, missing: Iterable[int] = ()) -> pl.DataType:
-    """The canonical dtype of a question's column(s): text, a float, or the narrowest signed
-    integer that holds every valid value (see :func:`value_bounds`) and the ``missing``
-    codes. Validation checks on wide types and narrows only accepted rows, so a value out of
-    the narrow range is reported by its rule, never cut off."""
-    if q.kind == "text":
-        return pl.String()
-    if not (q.kind in INT_KINDS or (q.kind == "number" and q.integer)):
-        return pl.Float64()
-    bounds = value_bounds(q)
-    if bounds is None:
-        return pl.Int64()
-    lo, hi = min(bounds[0], *missing, 0), max(bounds[1], *missing, 0)
-    for dtype, bits in _INT_DTYPES:
-        if -(2**bits) <= lo and hi < 2**bits:
-            return dtype()
-    return pl.Int64()
-
-
-def canonical_schema(codebook: Codebook | None = None) -> dict[str, pl.DataType]:
-    cb = codebook or default_codebook()
-    missing = sorted(cb.missing_values)
-    return {c: dtype_of(q, missing) for q in cb for c in q.columns}
-
-
-def empty_frame(codebook: Codebook | None = None) -> pl.DataFrame:
-    """A frame with no rows and exactly the canonical columns and dtypes."""
-    return pl.DataFrame(schema=canonical_schema(codebook))
-
-
 def _as_text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.String:
         return col.str.strip_chars().replace("", None)
@@ -640,21 +675,6 @@ def _as_text_series(s: pl.Series) -> list[str | None]:
     return s.to_frame("v").select(_as_text(pl.col("v"), s.dtype)).to_series().to_list()
 
 
-def _mapping_issues(df: pl.DataFrame, cb: Codebook, source: str) -> list[tuple[int, int, Issue]]:
-    out: list[tuple[int, int, Issue]] = []
-    if ERROR_COLUMN not in df.columns:
-        return out
-    expected_for = _cell_expectations(cb)
-    cell = df.filter(pl.col(ERROR_COLUMN).is_not_null()).select(_ROW, ERROR_COLUMN)
-    for row, text in cell.iter_rows():
-        for entry in text.split(RECORD_SEP):
-            column, rule, value = ([*entry.split(UNIT_SEP, 2), "", ""])[:3]
-            out.append(
-                (row, -1, _issue(rule, source, row, column, value, expected_for(column, rule), {}))
-            )
-    return out
-
-
 def _normalise(
     df: pl.DataFrame, cb: Codebook, clean: set[str] | frozenset[str] = frozenset()
 ) -> tuple[pl.DataFrame, set[str]]:
@@ -762,7 +782,7 @@ def _rank_counts(cb: Codebook) -> list[pl.Expr]:
     return exprs
 
 
-def _checks(cb: Codebook) -> list[_Check]:
+def _checks(cb: Codebook, unique_ids: bool = True) -> list[_Check]:
     checks: list[_Check] = []
     for q in cb:
         first = q.columns[0]
@@ -901,6 +921,8 @@ def _checks(cb: Codebook) -> list[_Check]:
                 )
             )
     idc = cb.id_column
+    if not unique_ids:
+        return checks
     checks.append(
         _Check(
             "duplicate_id",
@@ -961,6 +983,7 @@ def _collect_issues(
     bad_cells: list[tuple[int, str, int, str | None]],
     cb: Codebook,
     source: str,
+    cell_errors: Sequence[CellError] = (),
 ) -> list[Issue]:
     """Issues from the rule masks, unparseable cells and mapping problems, in row order."""
     issues: list[tuple[int, int, Issue]] = []
@@ -993,7 +1016,11 @@ def _collect_issues(
             rule = _KIND_RULE[kind]
             issue = _issue(rule, source, row, column, raw, expected_for(column, rule), {})
             issues.append((row, -1, issue))
-    issues += _mapping_issues(df, cb, source)
+    if cell_errors:
+        numbers = df.get_column(_ROW).gather([e.row for e in cell_errors]).to_list()
+        for row, e in zip(numbers, cell_errors, strict=True):
+            issue = _issue(e.rule, source, row, e.column, e.value, e.expected, {})
+            issues.append((row, -1, issue))
     issues.sort(key=lambda x: (x[0], x[1]))
     return [i for _, _, i in issues]
 

@@ -18,6 +18,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from kommunaltypen import i18n
 from kommunaltypen.errors import KommunaltypenError
@@ -30,6 +31,9 @@ COMMAND_MODULES: list[str] = [
     "kommunaltypen.cli.analyze_cmd",
     "kommunaltypen.cli.report_cmd",
     "kommunaltypen.cli.example_cmd",
+    "kommunaltypen.cli.claims_cmd",
+    "kommunaltypen.cli.serve_cmd",
+    "kommunaltypen.cli.user_cmd",
 ]
 
 err_console = Console(stderr=True)
@@ -73,13 +77,26 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        i18n.set_lang(_lang_from_argv(argv))
+        lang = i18n.check_lang(_lang_from_argv(argv))
+    except KommunaltypenError as exc:
+        err_console.print(
+            f"[bold red]{i18n.t('cli.error_prefix')}:[/] {escape(str(exc))}", highlight=False
+        )
+        sys.exit(exc.exit_code)
+    with i18n.use_lang(lang):  # the language of this command only (no process global)
+        _run(argv, debug)
+
+
+def _run(argv: list[str], debug: bool) -> None:
+    try:
         app = build_app()
         app(args=argv, prog_name="kommunaltypen", standalone_mode=True)
     except KommunaltypenError as exc:
         if debug:
             err_console.print_exception()
-        err_console.print(f"[bold red]{i18n.t('cli.error_prefix')}:[/] {exc}", highlight=False)
+        err_console.print(
+            f"[bold red]{i18n.t('cli.error_prefix')}:[/] {escape(str(exc))}", highlight=False
+        )
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print(i18n.t("cli.interrupted"))

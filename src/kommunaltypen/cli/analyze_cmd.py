@@ -13,6 +13,7 @@ from rich.table import Table
 
 from kommunaltypen.cli.progress import stage_progress
 from kommunaltypen.i18n import get_lang, t
+from kommunaltypen.vocabulary import study_type
 
 if TYPE_CHECKING:
     from kommunaltypen.analysis import AnalysisResult
@@ -57,17 +58,45 @@ def _cell_text(cell: Any, partner: Any, precision: int, lang: str, min_n: int | 
     return f"[bold]{text}[/]" if cell.bold and not hidden(cell) else text
 
 
-def render_table(result: TableResult, lang: str, publication: bool, min_n: int) -> Table:
-    """One computed table as a rich table (Table 12 pairs merged into "offered / planned")."""
+#: below this console width the table columns get short headers (with a legend)
+NARROW = 110
+
+
+def _header(col: Any, lang: str, narrow: bool) -> str:
+    info = study_type(col.key)
+    if narrow and info is not None:
+        return info.short(lang)
+    return col.label(lang)
+
+
+def render_table(
+    result: TableResult, lang: str, publication: bool, min_n: int, width: int = 200
+) -> Table:
+    """One computed table as a rich table (Table 12 pairs merged into "offered / planned").
+
+    For a console narrower than ``NARROW`` the type columns get short headers and the caption
+    a legend, so the figures keep their width and the row labels wrap at word boundaries
+    instead of being cut ("Online-B…")."""
     spec = result.spec
     limit = min_n if publication else None
+    narrow = width < NARROW
+    legend = [
+        f"{info.short(lang)} = {info.label(lang)}"
+        for col in result.columns
+        if (info := study_type(col.key)) is not None
+    ]
     table = Table(
-        title=f"{t('tables.table_word')} {spec.number}: {spec.caption(lang)}", title_justify="left"
+        title=f"{t('tables.table_word')} {spec.number}: {spec.caption(lang)}",
+        title_justify="left",
+        caption=", ".join(legend) if narrow and legend else None,
+        caption_justify="left",
+        pad_edge=False,
+        width=min(width, 200) if narrow else None,
     )
-    table.add_column("")
+    table.add_column("", overflow="fold", ratio=1, min_width=20)
     for col in result.columns:
-        table.add_column(col.label(lang), justify="right")
-    table.add_column("p", justify="right", style="dim")
+        table.add_column(_header(col, lang, narrow), justify="right", no_wrap=True)
+    table.add_column("p", justify="right", style="dim", no_wrap=True)
     for row in result.rows:
         rs = row.spec
         if rs.part == "geplant" and any(
@@ -131,6 +160,31 @@ def _types(result: AnalysisResult, lang: str) -> Table:
     return table
 
 
+def _print_files(console: Console, result: AnalysisResult, out: Path) -> None:
+    """Where the results are: the report files, the tables folder, the output directory (one
+    line each, not wrapped, so a path can be copied whole)."""
+    console.print(f"[bold]{t('tables.files_title')}[/]", highlight=False)
+    lines = [
+        (t(name), str(out / key))
+        for key, name in (
+            ("report.html", "tables.file_report_html"),
+            ("report.pdf", "tables.file_report_pdf"),
+            ("report.xlsx", "tables.file_report_xlsx"),
+        )
+        if key in result.files
+    ]
+    lines.append((t("tables.file_tables"), str(out / "tables") + "/"))
+    if "claims.csv" in result.files:
+        lines.append((t("tables.file_claims"), str(out / "claims.csv")))
+    for label, path in lines:
+        console.print(f"  {label}: {path}", highlight=False, soft_wrap=True)
+    console.print(
+        "  " + t("tables.written", dir=str(out), count=len(result.files)),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def register(app: typer.Typer) -> None:
     @app.command("analyze", help=t("tables.cli_help"))
     def analyze_cmd(
@@ -139,9 +193,10 @@ def register(app: typer.Typer) -> None:
         mapping: Path | None = typer.Option(
             None, "--mapping", "-m", help=t("tables.cli_mapping"), show_default=False
         ),
-        tables: Path | None = typer.Option(
-            None, "--tables", help=t("tables.cli_tables"), show_default=False
+        table_spec: Path | None = typer.Option(
+            None, "--table-spec", help=t("tables.cli_table_spec"), show_default=False
         ),
+        show_tables: bool = typer.Option(False, "--tables", help=t("tables.cli_show_tables")),
         publication: bool = typer.Option(False, "--publication", help=t("tables.cli_publication")),
         min_n: int = typer.Option(5, "--min-n", help=t("tables.cli_min_n")),
         bootstrap: int = typer.Option(1000, "--bootstrap", help=t("tables.cli_bootstrap")),
@@ -149,6 +204,10 @@ def register(app: typer.Typer) -> None:
         no_report: bool = typer.Option(False, "--no-report", help=t("tables.cli_no_report")),
         no_k_choice: bool = typer.Option(False, "--no-k-choice", help=t("tables.cli_no_k_choice")),
         quiet: bool = typer.Option(False, "--quiet", "-q", help=t("tables.cli_quiet")),
+        claims: Path | None = typer.Option(
+            None, "--claims", help=t("tables.cli_claims"), show_default=False
+        ),
+        no_claims: bool = typer.Option(False, "--no-claims", help=t("tables.cli_no_claims")),
     ) -> None:
         from kommunaltypen.analysis import run_analysis
 
@@ -159,7 +218,7 @@ def register(app: typer.Typer) -> None:
                 file,
                 mapping=mapping,
                 out_dir=out,
-                tables=tables,
+                tables=table_spec,
                 publication=publication,
                 min_n=min_n,
                 n_bootstrap=bootstrap,
@@ -168,10 +227,21 @@ def register(app: typer.Typer) -> None:
                 progress=progress,
                 report=not no_report,
                 k_choice=not no_k_choice,
+                claims=False if no_claims else (claims or True),
             )
+        if quiet:
+            out_console.print(t("tables.written", dir=str(out), count=len(result.files)))
+            return
         out_console.print(_summary(result, lang))
         out_console.print(_types(result, lang))
-        if not quiet:
+        notes = result.notes(lang)
+        if notes:
+            out_console.print(f"[bold]{t('tables.notes_title')}[/]", highlight=False)
+            for note in notes:
+                out_console.print(f"• {note}", highlight=False)
+        if show_tables:
             for tb in result.tables:
-                out_console.print(render_table(tb, lang, publication, min_n))
-        out_console.print(t("tables.written", dir=str(out), count=len(result.files)))
+                out_console.print(render_table(tb, lang, publication, min_n, out_console.width))
+        _print_files(out_console, result, out)
+        if not show_tables:
+            out_console.print(t("tables.hint_show_tables"), style="dim", highlight=False)

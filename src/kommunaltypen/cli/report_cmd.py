@@ -29,9 +29,8 @@ def register(app: typer.Typer) -> None:
                 )
         if min_n < 1:
             raise KommunaltypenError(t("report.bad_min_n", value=min_n))
-        written = render_report(
+        written = render_report(  # reads DIR back into the analysis record (result.json)
             from_dir,
-            None,
             lang=get_lang(),
             publication=publication,
             min_n=min_n,

@@ -9,11 +9,9 @@ validator reports them as unknown columns unless the mapping uses them.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 
-from kommunaltypen.io._common import Meta, Progress
+from kommunaltypen.io._common import Meta, Progress, SourceLike
 from kommunaltypen.io.csv_reader import read_csv
 
 SYSTEM_COLUMNS = (
@@ -36,14 +34,17 @@ def looks_like_limesurvey(header: list[str]) -> bool:
 
 
 def read_limesurvey(
-    path: str | Path,
+    path: SourceLike,
     *,
+    filename: str | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
     progress: Progress | None = None,
     **_: object,
 ) -> tuple[pl.DataFrame, Meta]:
-    df, meta = read_csv(path, encoding=encoding, delimiter=delimiter, progress=progress)
+    df, meta = read_csv(
+        path, filename=filename, encoding=encoding, delimiter=delimiter, progress=progress
+    )
     meta.format = "limesurvey"
     meta.decimal_comma = False
     yes_no = [

@@ -4,14 +4,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from kommunaltypen.errors import InputFileError
 from kommunaltypen.i18n import t
-from kommunaltypen.io._common import Meta, Progress, check_file, pandas_to_polars, report
+from kommunaltypen.io._common import (
+    Meta,
+    Progress,
+    SourceLike,
+    as_source,
+    pandas_to_polars,
+    report,
+)
 
 
 def _missing_expr(
@@ -31,8 +37,9 @@ def _missing_expr(
 
 
 def read_sav(
-    path: str | Path,
+    path: SourceLike,
     *,
+    filename: str | None = None,
     missing_codes: Iterable[int] | None = None,
     progress: Progress | None = None,
     **_: object,
@@ -42,7 +49,9 @@ def read_sav(
     default: the shipped codebook's −1/−8/−9), which keep their value: the validator turns
     them into null itself, and in multiple-choice/ranking option columns a code (item
     non-response) means something else than an empty cell ("not ticked"). Value labels are
-    kept in ``meta.value_labels``."""
+    kept in ``meta.value_labels``. ``path``: a path, bytes or binary file object (pyreadstat
+    needs a real file: data in memory is spooled to a temporary file, removed afterwards);
+    ``filename`` names it in messages."""
     import pyreadstat
 
     if missing_codes is None:
@@ -50,19 +59,20 @@ def read_sav(
 
         missing_codes = default_codebook().missing_values
     keep = sorted(float(c) for c in missing_codes)
-    p = check_file(path)
+    src = as_source(path, filename)
     report(progress, "read", 0.0)
     notes = []
     try:
-        try:
-            pdf, pmeta = pyreadstat.read_sav(str(p), user_missing=True)
-        except (ValueError, OverflowError):  # dates pandas cannot hold: keep them as numbers
-            pdf, pmeta = pyreadstat.read_sav(
-                str(p), user_missing=True, disable_datetime_conversion=True
-            )
-            notes.append(t("validate.note_sav_dates"))
+        with src.local_path() as p:
+            try:
+                pdf, pmeta = pyreadstat.read_sav(str(p), user_missing=True)
+            except (ValueError, OverflowError):  # dates pandas cannot hold: keep as numbers
+                pdf, pmeta = pyreadstat.read_sav(
+                    str(p), user_missing=True, disable_datetime_conversion=True
+                )
+                notes.append(t("validate.note_sav_dates"))
     except Exception as exc:  # pyreadstat raises several unrelated types for broken files
-        raise InputFileError(t("validate.file_not_sav", file=p, error=exc)) from exc
+        raise InputFileError(t("validate.file_not_sav", file=src.name, error=exc)) from exc
     df = pandas_to_polars(pdf)
     ranges: dict[str, list[dict[str, Any]]] = dict(pmeta.missing_ranges or {})
     for name, values in (getattr(pmeta, "missing_user_values", None) or {}).items():
@@ -71,7 +81,7 @@ def read_sav(
     if exprs:
         df = df.with_columns(exprs)
     meta = Meta(
-        source=str(p),
+        source=src.name,
         format="sav",
         encoding=getattr(pmeta, "file_encoding", None),
         first_data_row=1,

@@ -36,7 +36,7 @@ def random_canonical(
     n: int, seed: int = 0, codebook: Codebook | None = None, missing_share: float = 0.05
 ) -> pl.DataFrame:
     """``n`` random valid rows in canonical form (columns and dtypes of the contract)."""
-    from kommunaltypen.validate import canonical_schema
+    from kommunaltypen.schema import canonical_schema
 
     cb = codebook or default_codebook()
     rng = np.random.default_rng(seed)

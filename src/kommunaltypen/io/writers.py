@@ -8,14 +8,16 @@ as the missing code −9 (see :func:`with_item_nonresponse`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from kommunaltypen.codebook import MULTI_COLUMN_KINDS, Codebook, default_codebook
-from kommunaltypen.errors import InputFileError
-from kommunaltypen.i18n import t
+from kommunaltypen.codebook import MULTI_COLUMN_KINDS, Codebook, Question, default_codebook
+from kommunaltypen.errors import InputFileError, KommunaltypenError
+from kommunaltypen.i18n import get_lang, label, t
+from kommunaltypen.schema import is_integer_question, value_bounds
 
 
 def item_nonresponse_code(codebook: Codebook) -> int:
@@ -81,36 +83,99 @@ def write_xlsx(
         wb.close()
 
 
-def sav_metadata(df: pl.DataFrame, codebook: Codebook) -> dict[str, object]:
-    """Variable labels, value labels and user-missing declarations for ``write_sav``."""
+#: SPSS measurement level per question kind
+MEASURE = {
+    "text": "nominal",
+    "single": "nominal",
+    "multiple": "nominal",
+    "ordinal": "ordinal",
+    "ranking": "ordinal",
+    "number": "scale",
+    "percentage": "scale",
+}
+#: display format of decimal columns (percentages, decimal numbers)
+DECIMAL_FORMAT = "F8.2"
+
+
+def _digits(value: float) -> int:
+    return len(str(int(value)))
+
+
+def sav_format(q: Question, column: pl.Series | None, missing: Iterable[int]) -> str:
+    """The SPSS display format of a question's column: ``A<w>`` for text (``w`` = the longest
+    value in bytes), ``F<w>.0`` for whole numbers (``w`` = the widest valid value, missing
+    code or value in the data, sign included), ``F8.2`` for decimals."""
+    if q.kind == "text":
+        longest = 0
+        if column is not None and column.len() > column.null_count():
+            longest = int(column.cast(pl.String).str.len_bytes().max() or 0)  # type: ignore[arg-type]
+        return f"A{max(longest, 1)}"
+    if not is_integer_question(q):
+        return DECIMAL_FORMAT
+    values = [*missing, *(value_bounds(q) or ())]
+    if column is not None and column.dtype.is_numeric() and column.len() > column.null_count():
+        values += [column.min(), column.max()]  # type: ignore[list-item]
+    return f"F{max((_digits(v) for v in values if v is not None), default=8)}.0"
+
+
+def sav_missing(codes: Iterable[int]) -> list[float | dict[str, float]]:
+    """User-missing declaration for the missing codes: up to three discrete values (SPSS's
+    limit), else one range from the lowest to the highest code."""
+    codes = sorted(float(c) for c in codes)
+    if len(codes) <= 3:
+        return codes  # type: ignore[return-value]
+    return [{"lo": codes[0], "hi": codes[-1]}]
+
+
+def sav_metadata(
+    df: pl.DataFrame, codebook: Codebook, lang: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """What SPSS users expect in a ``.sav``, for ``pyreadstat.write_sav``: variable labels and
+    value labels (in ``lang``, default the current language), the missing codes declared as
+    user-missing, display formats (``F2.0`` for codes, ``A<w>`` for text …) and measurement
+    levels (nominal / ordinal / scale, from the question kind). Columns not in the codebook
+    get none of these."""
+    lang = lang or get_lang()
     labels: dict[str, str] = {}
     value_labels: dict[str, dict[float, str]] = {}
-    missing: dict[str, list[float]] = {}
-    missing_labels = {float(m.code): m.label_de for m in codebook.missing_codes}
-    missing_codes = sorted(float(m.code) for m in codebook.missing_codes)[:3]
+    missing: dict[str, list[Any]] = {}
+    formats: dict[str, str] = {}
+    measure: dict[str, str] = {}
+    missing_labels = {float(m.code): label(m, lang) for m in codebook.missing_codes}
+    declared = sav_missing(codebook.missing_values)
     for col in df.columns:
         try:
             q, opt = codebook.column_owner(col)
-        except Exception:
+        except KommunaltypenError:
             continue
-        labels[col] = f"{q.label_de}: {opt.label_de}" if opt else q.label_de
+        labels[col] = f"{label(q, lang)}: {label(opt, lang)}" if opt else label(q, lang)
+        formats[col] = sav_format(q, df.get_column(col), codebook.missing_values)
+        measure[col] = MEASURE[q.kind]
         if q.kind == "text":
             continue
         vl: dict[float, str] = {}
         if q.kind == "single":
-            vl = {float(o.code): o.label_de for o in q.options}
+            vl = {float(o.code): label(o, lang) for o in q.options}
         elif q.kind == "ordinal":
-            vl = {float(s.code): s.label_de for s in q.scale_labels}
+            vl = {float(s.code): label(s, lang) for s in q.scale_labels}
         elif q.kind == "multiple":
-            vl = {1.0: "ausgewählt", 0.0: "nicht ausgewählt"}
+            vl = {
+                1.0: t("validate.sav_ticked", lang=lang),
+                0.0: t("validate.sav_not_ticked", lang=lang),
+            }
         elif q.kind == "ranking":
-            vl = {0.0: "nicht gewählt"} | {float(r): f"Rang {r}" for r in range(1, q.max_rank + 1)}
+            vl = {0.0: t("validate.sav_not_ranked", lang=lang)} | {
+                float(r): t("validate.sav_rank", lang=lang, rank=r)
+                for r in range(1, (q.max_rank or 1) + 1)
+            }
         value_labels[col] = vl | missing_labels
-        missing[col] = missing_codes
+        missing[col] = declared
     return {
         "column_labels": labels,
         "variable_value_labels": value_labels,
         "missing_ranges": missing,
+        "variable_format": formats,
+        "variable_measure": measure,
     }
 
 
@@ -129,22 +194,32 @@ def to_pandas(df: pl.DataFrame) -> Any:
     return pd.DataFrame(data, columns=df.columns)
 
 
-def write_sav(df: pl.DataFrame, path: Path, codebook: Codebook | None = None) -> None:
-    """SPSS file with variable labels, value labels and the codebook's missing codes declared
-    as user-missing values (nulls are written as system-missing)."""
+def write_sav(
+    df: pl.DataFrame,
+    path: Path,
+    codebook: Codebook | None = None,
+    *,
+    mark_item_nonresponse: bool = True,
+) -> None:
+    """SPSS file as SPSS users expect it (see :func:`sav_metadata`): variable and value labels
+    in the current language, the codebook's missing codes declared as user-missing (nulls
+    are written as system-missing), display formats and measurement levels.
+    ``mark_item_nonresponse=False`` writes the values as they are (for data that still holds
+    its missing codes, such as the bundled reconstruction as stored)."""
     import pyreadstat
 
     cb = codebook or default_codebook()
-    df = with_item_nonresponse(df, cb)
-    pdf = to_pandas(df)
+    if mark_item_nonresponse:
+        df = with_item_nonresponse(df, cb)
     meta = sav_metadata(df, cb)
-    column_labels = meta["column_labels"]
     pyreadstat.write_sav(
-        pdf,
+        to_pandas(df),
         str(path),
-        column_labels=[column_labels.get(c, "") for c in df.columns],  # type: ignore[union-attr]
+        column_labels={c: meta["column_labels"].get(c) for c in df.columns},
         variable_value_labels=meta["variable_value_labels"],
         missing_ranges=meta["missing_ranges"],
+        variable_format=meta["variable_format"],
+        variable_measure=meta["variable_measure"],
     )
 
 

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+import io
 
 import polars as pl
 
 from kommunaltypen.errors import InputFileError
 from kommunaltypen.i18n import t
-from kommunaltypen.io._common import Meta, Progress, check_file, report
+from kommunaltypen.io._common import (
+    Meta,
+    Progress,
+    Source,
+    SourceLike,
+    as_source,
+    check_duplicate_names,
+    report,
+)
 
 #: column holding the spreadsheet row number of each record (read by the validator)
 ROW_COLUMN = "__row__"
@@ -31,25 +39,33 @@ def _cell_text(value: object) -> str | None:
 
 
 def read_xlsx(
-    path: str | Path, *, sheet: str | None = None, progress: Progress | None = None, **_: object
+    path: SourceLike,
+    *,
+    filename: str | None = None,
+    sheet: str | None = None,
+    progress: Progress | None = None,
+    **_: object,
 ) -> tuple[pl.DataFrame, Meta]:
     """Read the first (or the named) worksheet as strings; fully empty rows are skipped but
-    every record keeps its spreadsheet row number in ``__row__``."""
+    every record keeps its spreadsheet row number in ``__row__``. ``path``: a path, bytes or
+    binary file object; ``filename`` names it in messages."""
 
-    p = check_file(path)
+    src = as_source(path, filename)
     report(progress, "read", 0.0)
     try:
-        return _read(p, sheet, progress)
+        return _read(src, sheet, progress)
     except InputFileError:
         raise
     except Exception as exc:  # openpyxl raises many unrelated types for broken files
-        raise InputFileError(t("validate.file_not_xlsx", file=p, error=exc)) from exc
+        raise InputFileError(t("validate.file_not_xlsx", file=src.name, error=exc)) from exc
 
 
-def _read(p: Path, sheet: str | None, progress: Progress | None) -> tuple[pl.DataFrame, Meta]:
+def _read(src: Source, sheet: str | None, progress: Progress | None) -> tuple[pl.DataFrame, Meta]:
     import openpyxl
 
-    wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
+    p = src.name
+    target = src.path if src.data is None else io.BytesIO(src.data)
+    wb = openpyxl.load_workbook(target, read_only=True, data_only=True)
     try:
         if sheet is not None and sheet not in wb.sheetnames:
             raise InputFileError(
@@ -63,9 +79,7 @@ def _read(p: Path, sheet: str | None, progress: Progress | None) -> tuple[pl.Dat
         names = [_cell_text(h) or f"column_{i + 1}" for i, h in enumerate(header)]
         while names and header[len(names) - 1] is None:
             names.pop()
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise InputFileError(t("validate.duplicate_columns", file=p, columns=", ".join(dupes)))
+        check_duplicate_names(names, p)
         width = len(names)
         columns: list[list[str | None]] = [[] for _ in range(width)]
         row_numbers: list[int] = []
@@ -83,7 +97,7 @@ def _read(p: Path, sheet: str | None, progress: Progress | None) -> tuple[pl.Dat
         wb.close()
     data = {n: pl.Series(n, c, dtype=pl.String) for n, c in zip(names, columns, strict=True)}
     df = pl.DataFrame(data).with_columns(pl.Series(ROW_COLUMN, row_numbers, dtype=pl.Int64))
-    meta = Meta(source=str(p), format="xlsx", first_data_row=2)
+    meta = Meta(source=p, format="xlsx", first_data_row=2)
     if skipped:
         meta.notes.append(t("validate.note_empty_rows", count=skipped))
     report(progress, "read", 1.0)

@@ -13,9 +13,10 @@ from kommunaltypen.reconstruct.table1 import format_cuts, search_cuts
 
 def bundled_model(frame):
     """The default Typology (seed 0) fitted on ``frame``: what ``data/model.json`` holds."""
+    from kommunaltypen.codebook import default_codebook
     from kommunaltypen.typology import Typology
 
-    return Typology(random_state=0, n_bootstrap=0).fit(frame)
+    return Typology(random_state=0, n_bootstrap=0, codebook=default_codebook()).fit(frame)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -77,17 +77,10 @@ def write_frame(frame: pl.DataFrame, out: str | Path, fmt: str | None = None) ->
             frame.write_csv(out)
         elif fmt == "xlsx":
             frame.write_excel(out, worksheet="daten")
-        else:
-            import pandas as pd
-            import pyreadstat
+        else:  # labels, user-missing codes, formats, measurement levels (io.writers)
+            from kommunaltypen.io.writers import write_sav
 
-            columns = {}
-            for c, dtype in frame.schema.items():
-                if dtype == pl.String:
-                    columns[c] = frame[c].fill_null("").to_list()
-                else:
-                    columns[c] = frame[c].cast(pl.Float64).to_numpy()
-            pyreadstat.write_sav(pd.DataFrame(columns), str(out))
+            write_sav(frame, out, mark_item_nonresponse=False)
     except OSError as exc:
         raise InputFileError(t("reconstruct.cannot_write", path=str(out), error=str(exc))) from exc
     return out

@@ -169,6 +169,7 @@ def blind_fits(
     the given seeds. Returns (inertia, centres) of each miss."""
     from sklearn.cluster import KMeans
 
+    from kommunaltypen.codebook import default_codebook
     from kommunaltypen.typology import Typology
 
     k = int(labels.max()) + 1
@@ -178,7 +179,9 @@ def blind_fits(
         if len(set(zip(km.labels_, labels, strict=True))) != k:
             misses.append((float(km.inertia_), km.cluster_centers_))
     for seed in typology_seeds:
-        model = Typology(random_state=seed, n_init=n_init, n_bootstrap=0).fit(x)
+        model = Typology(
+            random_state=seed, n_init=n_init, n_bootstrap=0, codebook=default_codebook()
+        ).fit(x)
         if len(set(zip(np.asarray(model.labels_), labels, strict=True))) != k:
             misses.append((float(model.inertia_), np.asarray(model.cluster_centers_)))
     return misses

@@ -3,111 +3,278 @@
 Entry point::
 
     from kommunaltypen.report import render_report
-    paths = render_report("out/", lang="de", publication=False, min_n=5)
+    paths = render_report(result, "out/", lang="de")      # from memory (an AnalysisResult)
+    paths = render_report("out/", lang="de")              # from an output directory
 
-It renders from an analysis output directory (the contract in ``docs/architecture.md``), so a
-report can be re-rendered at any time (``kommunaltypen report --from DIR``).
+With a result nothing is read from the directory: the report's data model is built from the
+result's objects (``result.record()``). From a directory it is read back from ``result.json``
+and the files beside it, which give the same record, so both render the same bytes.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import warnings
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager, suppress
+import pickle
+import subprocess
+import sys
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Any
 
-from kommunaltypen.i18n import LANGUAGES, t
-from kommunaltypen.report.model import ReportData, ReportError, load_output_dir
+from kommunaltypen.i18n import LANGUAGES, get_lang, t
 
 FORMATS = ("html", "pdf", "xlsx")
-#: worker processes for charts and the PDF (0 or 1: everything in this process)
+#: worker processes for the PDF (0 or 1: everything in this process)
 WORKERS_ENV = "KOMMUNALTYPEN_REPORT_WORKERS"
-
-
-@contextmanager
-def _pool(data: ReportData, charts_dir: Path, lang: str, publication: bool, min_n: int):
-    """A fork-based process pool (Linux) with up to 2 workers; None where fork is missing,
-    on a single CPU, or when ``KOMMUNALTYPEN_REPORT_WORKERS`` is 0 or 1."""
-    from kommunaltypen.report.charts import prepare_pool
-
-    try:
-        workers = int(os.environ.get(WORKERS_ENV, "2"))
-    except ValueError:
-        workers = 2
-    workers = min(workers, os.cpu_count() or 1)
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        yield None
-        return
-    prepare_pool(data, charts_dir, lang, publication, min_n)
-    # imported once here and inherited by the forked workers; a missing WeasyPrint is
-    # reported as a ReportError by pdf.write_pdf when the PDF is written
-    with suppress(ImportError, OSError):
-        import weasyprint  # noqa: F401
-
-    ctx = multiprocessing.get_context("fork")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # fork in a threaded process
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            yield pool
-
 
 __all__ = ["FORMATS", "ReportData", "ReportError", "load_output_dir", "render_report"]
 
 
+def __getattr__(name: str) -> Any:
+    """``ReportData``, ``ReportError``, ``load_output_dir`` from :mod:`.model`, imported on
+    first use (the PDF worker process imports this package without them)."""
+    if name in ("ReportData", "ReportError", "load_output_dir"):
+        from kommunaltypen.report import model
+
+        return getattr(model, name)
+    raise AttributeError(name)
+
+
+def _workers() -> int:
+    try:
+        workers = int(os.environ.get(WORKERS_ENV, "2"))
+    except ValueError:
+        workers = 2
+    return min(workers, os.cpu_count() or 1)
+
+
+class _PdfWorker:
+    """The PDF rendered by a separate Python process (``report._pdf_worker``): a fresh
+    interpreter started with ``subprocess`` — nothing of this process (threads, locks, a
+    server's state, the caller's ``__main__``) is inherited or re-imported. It is started
+    first, imports WeasyPrint while this process prepares the report, receives the print HTML
+    on stdin and waits for each chart file while the charts are drawn here."""
+
+    def __init__(self, out: Path, lang: str) -> None:
+        self.path = out / "report.pdf"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kommunaltypen.report._pdf_worker",
+                str(out),
+                str(self.path),
+                lang,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def send(self, job: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass  # the worker failed early: reported by result()
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def result(self) -> Path:
+        from kommunaltypen.report.model import ReportError
+
+        assert self.proc.stderr is not None
+        err = self.proc.stderr.read()  # until the worker ends
+        self.proc.wait()
+        if self.proc.returncode != 0:
+            message = err.decode("utf-8", "replace").strip().splitlines()
+            raise ReportError(
+                t("report.pdf_failed", error=message[-1] if message else self.proc.returncode)
+            )
+        return self.path
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with suppress(OSError):
+                if self.proc.stdin is not None and not self.proc.stdin.closed:
+                    self.proc.stdin.close()
+            self.proc.kill()
+        self.proc.wait()
+
+
+def _pdf_worker(stack: ExitStack, out: Path, lang: str) -> _PdfWorker | None:
+    """The PDF worker process; None on one CPU or with ``KOMMUNALTYPEN_REPORT_WORKERS`` 0 or
+    1 (then the PDF is rendered in this process after the charts)."""
+    if _workers() < 2:
+        return None
+    worker = _PdfWorker(out, lang)
+    stack.callback(worker.stop)
+    return worker
+
+
+def _data(source: Any) -> tuple[Any, Path | None]:
+    """The report data of an ``AnalysisResult``, an ``AnalysisRecord``, a ``ReportData`` or an
+    output directory, and the directory the source came from (if any)."""
+    from kommunaltypen.report.model import ReportData, ReportError, load_output_dir
+
+    if isinstance(source, ReportData):
+        return source, source.out_dir
+    if isinstance(source, str | Path):
+        data = load_output_dir(source)
+        return data, Path(source)
+    if hasattr(source, "record") and callable(source.record):  # AnalysisResult
+        return ReportData.from_record(source.record()), getattr(source, "out_dir", None)
+    if hasattr(source, "tables") and hasattr(source, "diagnostics"):  # AnalysisRecord
+        return ReportData.from_record(source), None
+    raise ReportError(
+        t(
+            "report.err.source",
+            got=type(source).__name__,
+            expected="AnalysisResult, AnalysisRecord, ReportData, Pfad/path",
+        )
+    )
+
+
+def _charts_only(data: Any) -> Any:
+    """The report data the worker's charts need: the tables (not the per-municipality frames,
+    which may hold a million rows)."""
+    import dataclasses
+
+    import polars as pl
+
+    return dataclasses.replace(
+        data, assignments=pl.DataFrame(), rejected=pl.DataFrame(), centers=None
+    )
+
+
 def render_report(
-    out_dir: str | Path,
-    result: Any = None,
-    lang: str = "de",
+    source: Any,
+    out_dir: Any = None,
+    lang: str | None = None,
     publication: bool = False,
     min_n: int | None = None,
     formats: tuple[str, ...] | list[str] = FORMATS,
 ) -> dict[str, Path]:
     """Render ``report.html``, ``report.pdf``, ``report.xlsx`` and ``charts/`` into ``out_dir``.
 
-    ``result`` (an ``AnalysisResult``) is optional; everything is read from ``out_dir``.
-    ``publication`` suppresses every cell with n < ``min_n`` in tables, charts, profiles and
-    recommendations (``min_n=None``, the default: ``result.min_n`` when a result is given,
-    else 5). Returns the written
-    paths by kind (``html``, ``pdf``, ``xlsx``, ``chart:<id>.png`` / ``chart:<id>.svg``).
+    ``source``: an ``AnalysisResult`` (rendered from memory), an ``AnalysisRecord``, a
+    ``ReportData`` or an analysis output directory (read back; ``out_dir`` may then be
+    omitted and defaults to it). For compatibility ``render_report(DIR, result)`` is accepted
+    too. ``publication`` suppresses every cell with n < ``min_n`` in tables, charts, profiles
+    and recommendations (``min_n=None``: the analysis' ``min_n``, else 5); cells the analysis
+    already suppressed stay hidden. Returns the written paths by kind (``html``, ``pdf``,
+    ``xlsx``, ``chart:<id>.png`` / ``chart:<id>.svg``). ``lang=None``: the current call's
+    language (:func:`kommunaltypen.i18n.use_lang`).
     """
-    from kommunaltypen.report.charts import build_charts
-    from kommunaltypen.report.html import context, render_html
-    from kommunaltypen.report.pdf import write_pdf
-    from kommunaltypen.report.xlsx import write_xlsx
+    from kommunaltypen.report.model import ReportError
 
+    if (
+        isinstance(source, str | Path)
+        and out_dir is not None
+        and not isinstance(out_dir, str | Path)
+    ):
+        source, out_dir = out_dir, source  # render_report(DIR, result)
+    if lang is None:
+        lang = get_lang()  # the current call's language
     if lang not in LANGUAGES:
         raise ReportError(t("report.err.lang", value=lang, expected=", ".join(LANGUAGES)))
-    if min_n is None:
-        min_n = int(getattr(result, "min_n", 5) or 5)
-    if isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 1:
+    if min_n is not None and (isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 1):
         raise ReportError(t("report.err.min_n", value=min_n))
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ReportError(t("report.bad_format", value=unknown[0], expected=", ".join(FORMATS)))
-    out = Path(out_dir)
-    data = load_output_dir(out)
+    with ExitStack() as stack:
+        origin = Path(source) if isinstance(source, str | Path) else None
+        out = Path(out_dir) if out_dir is not None else origin
+        if out is None:
+            out = getattr(source, "out_dir", None)
+        if out is None:
+            raise ReportError(t("report.err.no_dir", dir="None"))
+        if origin is not None and not origin.is_dir():
+            raise ReportError(t("report.err.no_dir", dir=str(origin)))
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ReportError(t("report.err.unwritable", dir=str(out), error=exc)) from exc
+        worker = _pdf_worker(stack, out, lang) if "pdf" in formats else None
+        data, _ = _data(source)
+        if min_n is None:
+            min_n = data.min_n
+        return _render(data, out, lang, publication or data.publication, min_n, formats, worker)
+
+
+def _render(
+    data: Any,
+    out: Path,
+    lang: str,
+    publication: bool,
+    min_n: int,
+    formats: tuple[str, ...] | list[str],
+    worker: _PdfWorker | None,
+) -> dict[str, Path]:
+    from kommunaltypen.report.charts import chart_from_files, draw_chart, plan_charts
+    from kommunaltypen.report.html import context, render_html
+    from kommunaltypen.report.model import ReportError
+    from kommunaltypen.report.pdf import ABORT_MARKER, write_pdf
+    from kommunaltypen.report.xlsx import write_xlsx
+
+    charts_dir = out / "charts"
+    try:
+        charts_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(t("report.err.unwritable", dir=str(out), error=exc)) from exc
     written: dict[str, Path] = {}
-    with _pool(data, out / "charts", lang, publication, min_n) as pool:
-        charts = build_charts(data, out / "charts", lang, publication, min_n, pool)
-        for chart in charts:
-            written[f"chart:{chart.id}.png"] = chart.png_path
-            written[f"chart:{chart.id}.svg"] = chart.svg_path
-        pdf_job = None
-        if "pdf" in formats:
+    plans = plan_charts(data, lang)
+    mine, theirs = plans, []
+    if worker is not None:
+        # the worker draws every other chart, then renders the PDF, waiting for the charts
+        # drawn here as WeasyPrint needs them
+        for plan in plans:  # charts of an earlier render must not be taken for new ones
+            for ext in ("png", "svg"):
+                with suppress(FileNotFoundError):
+                    (charts_dir / f"{plan.id}.{ext}").unlink()
+        with suppress(FileNotFoundError):
+            (charts_dir / ABORT_MARKER).unlink()
+        theirs, mine = plans[0::2], plans[1::2]
+        html = render_html(context(data, plans, lang, publication, min_n, "print"))
+        worker.send(
+            {
+                "html": html,
+                "data": _charts_only(data),
+                "plans": theirs,
+                "publication": publication,
+                "min_n": min_n,
+            }
+        )
+    try:
+        drawn = {p.id: draw_chart(data, p, charts_dir, lang, publication, min_n) for p in mine}
+    except BaseException:
+        if worker is not None:
+            (charts_dir / ABORT_MARKER).touch()
+        raise
+    for plan in theirs:
+        assert worker is not None
+        try:
+            drawn[plan.id] = chart_from_files(plan, charts_dir, worker.running)
+        except ReportError:
+            worker.result()  # the worker ended early: raises with its own message
+            raise
+    charts = [drawn[p.id] for p in plans]
+    for chart in charts:
+        written[f"chart:{chart.id}.png"] = chart.png_path
+        written[f"chart:{chart.id}.svg"] = chart.svg_path
+    if "html" in formats:
+        html = render_html(context(data, charts, lang, publication, min_n, "screen"))
+        (out / "report.html").write_text(html, encoding="utf-8")
+        written["html"] = out / "report.html"
+    if "xlsx" in formats:
+        written["xlsx"] = write_xlsx(data, out / "report.xlsx", lang, publication, min_n)
+    if "pdf" in formats:
+        if worker is not None:
+            written["pdf"] = worker.result()
+        else:
             html = render_html(context(data, charts, lang, publication, min_n, "print"))
-            if pool is None:
-                written["pdf"] = write_pdf(html, out, out / "report.pdf")
-            else:  # the PDF is rendered in a worker while this process writes HTML and XLSX
-                pdf_job = pool.submit(write_pdf, html, out, out / "report.pdf")
-        if "html" in formats:
-            html = render_html(context(data, charts, lang, publication, min_n, "screen"))
-            (out / "report.html").write_text(html, encoding="utf-8")
-            written["html"] = out / "report.html"
-        if "xlsx" in formats:
-            written["xlsx"] = write_xlsx(data, out / "report.xlsx", lang, publication, min_n)
-        if pdf_job is not None:
-            written["pdf"] = pdf_job.result()
-    return written
+            written["pdf"] = write_pdf(html, out, out / "report.pdf")
+    return dict(sorted(written.items()))

@@ -1,15 +1,22 @@
-"""Charts of the report (matplotlib; Okabe–Ito colours, labels in the report language).
+"""Charts of the report (matplotlib, Agg/SVG only; Okabe–Ito colours, labels in the report
+language).
 
-Every chart is written as PNG and SVG into ``DIR/charts/``; the SVG text is also returned so
-the HTML report can inline it (no external files, no requests). Suppressed cells (publication
-mode) are left out of the charts.
+Every chart is written as PNG and SVG into ``DIR/charts/`` (the HTML inlines the SVG text, the
+PDF embeds the PNG). Suppressed cells (publication mode) are left
+out of the charts. Which chart a table gets follows from its declaration (measures, row types,
+column ids), never from labels. Drawing takes explicit arguments only (no module state), so
+charts can be drawn from any thread or process.
 """
 
 from __future__ import annotations
 
+import io
+import os
 import re
 import textwrap
-from concurrent.futures import Executor
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,41 +26,30 @@ from matplotlib.ticker import FuncFormatter
 
 from kommunaltypen.i18n import t
 from kommunaltypen.report.fmt import is_hidden, number
-from kommunaltypen.report.model import (
-    NEW_TYPE,
-    TYPE_IDS,
-    ReportData,
-    TableModel,
-    TableRow,
-    default_type_labels,
-    is_type_key,
-)
+from kommunaltypen.report.model import ReportData, TableModel, TableRow
+from kommunaltypen.vocabulary import extra_colours, is_type_id, type_colour, type_label
 
 matplotlib.use("Agg")
 
-# Okabe & Ito (2008) colour-blind-safe palette.
-TYPE_COLOURS = {
-    "bedaechtige": "#E69F00",
-    "optimierer": "#0072B2",
-    "serviceorientierte": "#009E73",
-    "community_manager": "#CC79A7",
-    "gesamt": "#555555",
-}
-EXTRA_COLOURS = ("#56B4E9", "#D55E00", "#000000", "#F0E442")  # new types, other series
+#: matplotlib's rcParams are process-wide: the settings of a chart (``RC``) are applied for
+#: the time one chart is drawn and saved, one chart at a time per process
+_RC_LOCK = threading.Lock()
+
+#: resolution of the PNG charts the PDF embeds (raster: WeasyPrint draws a PNG in a fraction of
+#: the time it needs for the SVG's elements)
+PNG_DPI = 130
+
+MARKERS = ("o", "s", "D", "^", "v", "P")
 
 
 def colour(key: str, position: int) -> str:
-    """Colour of a series: fixed per study type, per new type number, else by position."""
-    if key in TYPE_COLOURS:
-        return TYPE_COLOURS[key]
-    if NEW_TYPE.fullmatch(key):
-        return EXTRA_COLOURS[(int(key.split("_")[1]) - 1) % len(EXTRA_COLOURS)]
-    return EXTRA_COLOURS[position % len(EXTRA_COLOURS)]
+    """Colour of a series: fixed per type (``data/types.yaml``) and for the total, else by
+    position."""
+    if is_type_id(key) or key == "gesamt":
+        return type_colour(key)
+    palette = extra_colours()
+    return palette[position % len(palette)]
 
-
-HATCHES: dict[str, str] = {}  # colours are colour-blind-safe; hatching made charts slow
-
-PNG_DPI = 130  # also the charts of the PDF (raster keeps WeasyPrint fast)
 
 RC = {
     "svg.fonttype": "none",
@@ -66,13 +62,23 @@ RC = {
 }
 
 
+@dataclass(frozen=True)
+class ChartPlan:
+    """What a chart will be (known before it is drawn: the PDF refers to it by file)."""
+
+    id: str
+    title: str
+    table: int
+    kind: str  # centre_profile | type_shares | population | grouped_bars
+
+
 @dataclass
 class Chart:
     id: str
     title: str
     svg: str  # inline SVG markup (without XML prolog)
-    png_path: Path
     svg_path: Path
+    png_path: Path
     table: int | None = None
 
 
@@ -87,22 +93,49 @@ def _value(row: TableRow, key: str, publication: bool, min_n: int) -> float | No
     return cell.value
 
 
-def _save(fig: Figure, chart_id: str, title: str, charts_dir: Path, table: int | None) -> Chart:
-    png = charts_dir / f"{chart_id}.png"
-    svg = charts_dir / f"{chart_id}.svg"
-    with matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
-        fig.savefig(png, dpi=PNG_DPI, metadata={"Software": None})
-        fig.set_layout_engine("none")  # laid out for the PNG already; same layout for the SVG
-        fig.savefig(svg, metadata={"Date": None, "Creator": None})
-    text = svg.read_text(encoding="utf-8")
-    text = re.sub(r"^<\?xml[^>]*>\s*", "", text)
+def _save(fig: Figure, plan: ChartPlan, charts_dir: Path) -> Chart:
+    """Write the PNG (for the PDF) and the SVG (for the HTML), each atomically: the PDF
+    worker may be waiting for the file. The layout is computed once, for the PNG."""
+    png = charts_dir / f"{plan.id}.png"
+    tmp = charts_dir / f".{plan.id}.png.tmp"
+    fig.savefig(tmp, format="png", dpi=PNG_DPI, metadata={"Software": None})
+    os.replace(tmp, png)
+    fig.set_layout_engine("none")  # laid out for the PNG already; same layout for the SVG
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    raw = buffer.getvalue()
+    svg = charts_dir / f"{plan.id}.svg"
+    tmp = charts_dir / f".{plan.id}.svg.tmp"
+    tmp.write_text(raw, encoding="utf-8")
+    os.replace(tmp, svg)
+    return Chart(plan.id, plan.title, _inline(raw, plan), svg, png, plan.table)
+
+
+def _inline(raw: str, plan: ChartPlan) -> str:
+    """The SVG text for inlining into the HTML (no prolog, ids unique per chart)."""
+    chart_id = plan.id
+    text = re.sub(r"^<\?xml[^>]*>\s*", "", raw)
     text = re.sub(r"<!DOCTYPE[^>]*>\s*", "", text)
     # unique ids per chart: several SVGs live in one HTML document
     text = re.sub(r'id="([^"]+)"', rf'id="{chart_id}-\1"', text)
     text = re.sub(r"url\(#([^)]+)\)", rf"url(#{chart_id}-\1)", text)
     text = re.sub(r'xlink:href="#([^"]+)"', rf'xlink:href="#{chart_id}-\1"', text)
-    text = text.replace("<svg ", f'<svg role="img" aria-label="{_attr(title)}" ', 1)
-    return Chart(chart_id, title, text, png, svg, table)
+    return text.replace("<svg ", f'<svg role="img" aria-label="{_attr(plan.title)}" ', 1)
+
+
+def chart_from_files(plan: ChartPlan, charts_dir: Path, ready: Callable[[], bool]) -> Chart:
+    """A chart another process of this render draws: waits until its SVG file exists (written
+    atomically, after the PNG) while ``ready()`` says the other process is still working."""
+    svg = charts_dir / f"{plan.id}.svg"
+    while not svg.exists():
+        if not ready():
+            from kommunaltypen.report.model import ReportError
+
+            raise ReportError(t("report.pdf_failed", error=f"{svg.name}: -"))
+        time.sleep(0.01)
+    raw = svg.read_text(encoding="utf-8")
+    png = charts_dir / f"{plan.id}.png"
+    return Chart(plan.id, plan.title, _inline(raw, plan), svg, png, plan.table)
 
 
 def _format_axis(ax, lang: str) -> None:
@@ -123,23 +156,18 @@ def _figure(n_rows: int, n_series: int) -> Figure:
 
 
 def grouped_bars(
-    table: TableModel,
-    rows: list[TableRow],
-    data: ReportData,
-    lang: str,
-    publication: bool,
-    min_n: int,
-    xlabel: str,
+    table: TableModel, rows: list[TableRow], lang: str, publication: bool, min_n: int, xlabel: str
 ) -> Figure:
-    """Horizontal grouped bars: one group per row, one bar per type."""
-    series = [c.key for c in table.type_columns] or [c.key for c in table.columns]
-    names = {c.key: column_label(c.key, c.label, lang, c.label_en) for c in table.columns}
+    """Horizontal grouped bars: one group per row, one bar per type (or per column)."""
+    series = table.type_columns or table.columns
     fig = _figure(len(rows), len(series))
+    planned_label = t("report.chart.planned", lang=lang)
     with matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
         ax = fig.add_subplot()
         height = 0.8 / max(1, len(series))
         planned_shown = False
-        for s, key in enumerate(series):
+        for s, col in enumerate(series):
+            key = col.key
             ys, xs, ys2, xs2, lefts = [], [], [], [], []
             for i, row in enumerate(rows):
                 value = _value(row, key, publication, min_n)
@@ -148,7 +176,7 @@ def grouped_bars(
                     ys.append(y)
                     xs.append(value)
                     cell = row.cells.get(key)
-                    if cell is not None and cell.value2 is not None:
+                    if row.planned is not None and cell is not None and cell.value2 is not None:
                         ys2.append(y)
                         xs2.append(cell.value2)
                         lefts.append(value)
@@ -157,10 +185,9 @@ def grouped_bars(
                 xs,
                 height=height * 0.95,
                 color=colour(key, s),
-                hatch=HATCHES.get(key, ""),
                 edgecolor="white",
                 linewidth=0.3,
-                label=names.get(key, key),
+                label=col.display(lang),
             )
             if ys2:  # Table 12: offered (solid) followed by planned (light, hatched)
                 ax.barh(
@@ -173,7 +200,7 @@ def grouped_bars(
                     hatch="///",
                     edgecolor="white",
                     linewidth=0.3,
-                    label=None if planned_shown else t("report.chart.planned", lang=lang),
+                    label="_planned" if planned_shown else planned_label,
                 )
                 planned_shown = True
         ax.set_yticks(range(len(rows)))
@@ -183,30 +210,22 @@ def grouped_bars(
         ax.grid(axis="x", color="#dddddd", linewidth=0.5)
         ax.set_axisbelow(True)
         n_entries = len(series) + (1 if planned_shown else 0)
-        ncols = 4 if n_entries <= 4 else 3
         handles, labels = ax.get_legend_handles_labels()
-        planned_label = t("report.chart.planned", lang=lang)
         order = sorted(range(len(labels)), key=lambda i: labels[i] == planned_label)
         fig.legend(
             [handles[i] for i in order],
             [labels[i] for i in order],
             loc="outside upper center",
-            ncols=ncols,
+            ncols=4 if n_entries <= 4 else 3,
             frameon=False,
         )
     return fig
 
 
-def centre_profile(table: TableModel, data: ReportData, lang: str, publication: bool, min_n: int):
+def centre_profile(table: TableModel, lang: str, publication: bool, min_n: int) -> Figure:
     """Goal profile of each type (cluster centres, Table 1) as a dot-and-line profile."""
     rows = table.rows
     fig = _figure(len(rows), 3)
-    markers = {
-        "bedaechtige": "o",
-        "optimierer": "s",
-        "serviceorientierte": "D",
-        "community_manager": "^",
-    }
     with matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
         ax = fig.add_subplot()
         ys = list(range(len(rows) - 1, -1, -1))
@@ -227,9 +246,9 @@ def centre_profile(table: TableModel, data: ReportData, lang: str, publication: 
                 [p[0] for p in pts],
                 [p[1] for p in pts],
                 linestyle="none",
-                marker=markers.get(col.key, "o"),
+                marker=MARKERS[s % len(MARKERS)],
                 color=colour(col.key, s),
-                label=data.type_label(col.key, lang),
+                label=col.display(lang),
             )
         ax.set_yticks(ys)
         ax.set_yticklabels([_wrap(r.label(lang), 40) for r in rows])
@@ -241,29 +260,31 @@ def centre_profile(table: TableModel, data: ReportData, lang: str, publication: 
     return fig
 
 
-def type_shares(table: TableModel, data: ReportData, lang: str, publication: bool, min_n: int):
-    """Stacked 100 % bars: type shares per Kommunenart (Table 2)."""
+def _row_label(row: TableRow, lang: str) -> str:
+    return type_label(row.type_id, lang) if row.type_id else row.label(lang)
+
+
+def type_shares(table: TableModel, lang: str, publication: bool, min_n: int) -> Figure:
+    """Stacked 100 % bars: type shares per column (Table 2: per Kommunenart)."""
     columns = table.columns
     fig = _figure(len(columns), 1)
     with matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
         ax = fig.add_subplot()
         left = [0.0] * len(columns)
         ys = list(range(len(columns) - 1, -1, -1))
-        for row in table.rows:
-            type_id = row.key
+        for s, row in enumerate(table.rows):
             widths = [_value(row, c.key, publication, min_n) or 0.0 for c in columns]
             ax.barh(
                 ys,
                 widths,
                 left=left,
-                color=TYPE_COLOURS.get(type_id, "#999999"),
-                hatch=HATCHES.get(type_id, ""),
+                color=colour(row.type_id or "", s),
                 edgecolor="white",
-                label=data.type_label(type_id, lang) if type_id in TYPE_IDS else row.label(lang),
+                label=_row_label(row, lang),
             )
             left = [a + b for a, b in zip(left, widths, strict=True)]
         ax.set_yticks(ys)
-        ax.set_yticklabels([column_label(c.key, c.label, lang, c.label_en) for c in columns])
+        ax.set_yticklabels([c.display(lang) for c in columns])
         ax.set_xlim(0, 100)
         _format_axis(ax, lang)
         ax.set_xlabel(t("report.chart.share_axis", lang=lang))
@@ -271,88 +292,8 @@ def type_shares(table: TableModel, data: ReportData, lang: str, publication: boo
     return fig
 
 
-def column_label(key: str, label: str, lang: str, label_en: str | None = None) -> str:
-    """Display label of a table column (types, Gesamt, Kommunenart groups)."""
-    if key in TYPE_IDS:
-        return default_type_labels()[key][lang]
-    if lang == "en" and label_en:
-        return label_en
-    msg = f"report.column.{key}"
-    from kommunaltypen.i18n import catalog
-
-    if msg in catalog():
-        return t(msg, lang=lang)
-    return label
-
-
-def _by_scale(table: TableModel) -> tuple[list[TableRow], list[TableRow]]:
-    percent = [r for r in table.rows if r.percent]
-    other = [r for r in table.rows if not r.percent]
-    return percent, other
-
-
-def chart_for_table(
-    data: ReportData, table_no: int, charts_dir: Path, lang: str, publication: bool, min_n: int
-) -> Chart:
-    """Draw and save the chart of one appendix table (Table 1: goal profile, 2: type shares,
-    3: populations, 4: priority fields, 5–16: grouped bars per topic)."""
-    table = data.tables[table_no]
-    keys = {c.key for c in table.columns}
-    if table_no == 1 and all(is_type_key(k) for k in keys):
-        fig = centre_profile(table, data, lang, publication, min_n)
-        return _save(fig, "zielprofil", t("report.chart.centres", lang=lang), charts_dir, 1)
-    if table_no == 2 and "allen" in keys:
-        fig = type_shares(table, data, lang, publication, min_n)
-        return _save(fig, "typenanteile", t("report.chart.shares", lang=lang), charts_dir, 2)
-    if table_no == 3 and "in_kreisen" in keys:
-        fig = _population_chart(table, data, lang, publication, min_n)
-        title = t("report.chart.population", lang=lang)
-        return _save(fig, "tabelle_03", title, charts_dir, 3)
-    percent, other = _by_scale(table)
-    rows, axis = (
-        (percent, "report.chart.share_axis") if percent else (other, "report.chart.mean_axis")
-    )
-    fig = grouped_bars(table, rows, data, lang, publication, min_n, t(axis, lang=lang))
-    chart_id = "handlungsfelder" if table_no == 4 else f"tabelle_{table_no:02d}"
-    return _save(fig, chart_id, table.caption(lang), charts_dir, table_no)
-
-
-# Parallel drawing: workers are forked after _JOB is set, so they share the data without pickling.
-_JOB: tuple[ReportData, Path, str, bool, int] | None = None
-
-
-def _draw(table_no: int) -> Chart:
-    assert _JOB is not None
-    data, charts_dir, lang, publication, min_n = _JOB
-    return chart_for_table(data, table_no, charts_dir, lang, publication, min_n)
-
-
-def build_charts(
-    data: ReportData,
-    charts_dir: Path,
-    lang: str,
-    publication: bool,
-    min_n: int,
-    pool: Executor | None = None,
-) -> list[Chart]:
-    """Draw every chart of the report (in ``pool`` when given: a fork-based process pool
-    created after :func:`prepare_pool`); returns them in report order."""
-    charts_dir.mkdir(parents=True, exist_ok=True)
-    numbers = sorted(data.tables)
-    if pool is None:
-        return [chart_for_table(data, n, charts_dir, lang, publication, min_n) for n in numbers]
-    return list(pool.map(_draw, numbers))
-
-
-def prepare_pool(data: ReportData, charts_dir: Path, lang: str, publication: bool, min_n: int):
-    """Set the job that forked chart workers will see (call before creating the pool)."""
-    global _JOB
-    charts_dir.mkdir(parents=True, exist_ok=True)
-    _JOB = (data, charts_dir, lang, publication, min_n)
-
-
-def _population_chart(table: TableModel, data: ReportData, lang, publication, min_n):
-    """Grouped medians of the population per type and area (Table 3)."""
+def population(table: TableModel, lang: str, publication: bool, min_n: int) -> Figure:
+    """Grouped medians of the population per type (rows) and column (Table 3)."""
     fig = _figure(len(table.columns), len(table.rows))
     with matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
         ax = fig.add_subplot()
@@ -369,14 +310,93 @@ def _population_chart(table: TableModel, data: ReportData, lang, publication, mi
                 ys,
                 xs,
                 height=height * 0.95,
-                color=colour(row.key, s),
-                hatch=HATCHES.get(row.key, ""),
+                color=colour(row.type_id or "", s),
                 edgecolor="white",
-                label=data.type_label(row.key, lang) if row.key in TYPE_IDS else row.label(lang),
+                label=_row_label(row, lang),
             )
         ax.set_yticks(ys_base)
-        ax.set_yticklabels([column_label(c.key, c.label, lang, c.label_en) for c in table.columns])
+        ax.set_yticklabels([c.display(lang) for c in table.columns])
         ax.set_xlabel(t("report.chart.population_axis", lang=lang))
         _format_axis(ax, lang)
         fig.legend(loc="outside upper center", ncols=4, frameon=False)
     return fig
+
+
+def chart_kind(table: TableModel) -> str:
+    """The chart a table gets, from its declared measures and row types."""
+    measures = {r.measure for r in table.rows}
+    typed_rows = all(r.type_id for r in table.rows)
+    if measures == {"centre"} and table.type_columns:
+        return "centre_profile"
+    if measures == {"type_share"} and typed_rows:
+        return "type_shares"
+    if measures == {"grouped_median"} and typed_rows:
+        return "population"
+    return "grouped_bars"
+
+
+#: file names of the charts of the study's first tables (documented in docs/report.md)
+_NAMED = {"centre_profile": "zielprofil", "type_shares": "typenanteile"}
+_TITLES = {
+    "centre_profile": "report.chart.centres",
+    "type_shares": "report.chart.shares",
+    "population": "report.chart.population",
+}
+
+
+def plan_charts(data: ReportData, lang: str) -> list[ChartPlan]:
+    """Id, title and kind of every chart, in report order (before anything is drawn)."""
+    plans = []
+    used: set[str] = set()
+    for table_no in sorted(data.tables):
+        table = data.tables[table_no]
+        kind = chart_kind(table)
+        chart_id = _NAMED.get(kind) or ("handlungsfelder" if table_no == 4 else "")
+        if not chart_id or chart_id in used:
+            chart_id = f"tabelle_{table_no:02d}"
+        used.add(chart_id)
+        title = t(_TITLES[kind], lang=lang) if kind in _TITLES else table.caption(lang)
+        plans.append(ChartPlan(chart_id, title, table_no, kind))
+    return plans
+
+
+def _by_scale(table: TableModel) -> list[TableRow]:
+    """Rows of one scale: the share rows of a table mixing shares and scale means."""
+    percent = [r for r in table.rows if r.percent]
+    return percent or [r for r in table.rows if not r.percent]
+
+
+def draw_chart(
+    data: ReportData, plan: ChartPlan, charts_dir: Path, lang: str, publication: bool, min_n: int
+) -> Chart:
+    """Draw and save one planned chart (one at a time per process: see ``_RC_LOCK``)."""
+    with _RC_LOCK, matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
+        return _draw_chart(data, plan, charts_dir, lang, publication, min_n)
+
+
+def _draw_chart(
+    data: ReportData, plan: ChartPlan, charts_dir: Path, lang: str, publication: bool, min_n: int
+) -> Chart:
+    table = data.tables[plan.table]
+    if plan.kind == "centre_profile":
+        fig = centre_profile(table, lang, publication, min_n)
+    elif plan.kind == "type_shares":
+        fig = type_shares(table, lang, publication, min_n)
+    elif plan.kind == "population":
+        fig = population(table, lang, publication, min_n)
+    else:
+        rows = _by_scale(table)
+        axis = "report.chart.share_axis" if rows and rows[0].percent else "report.chart.mean_axis"
+        fig = grouped_bars(table, rows, lang, publication, min_n, t(axis, lang=lang))
+    return _save(fig, plan, charts_dir)
+
+
+def build_charts(
+    data: ReportData, charts_dir: Path, lang: str, publication: bool, min_n: int
+) -> list[Chart]:
+    """Draw every chart of the report, in report order."""
+    charts_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        draw_chart(data, plan, charts_dir, lang, publication, min_n)
+        for plan in plan_charts(data, lang)
+    ]

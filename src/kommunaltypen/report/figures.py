@@ -1,51 +1,30 @@
 """Figure placeholders: ``{t7.cio.optimierer}`` pulls a cell from the current tables.
 
-Syntax: ``{t<table>.<row>.<column>}`` where ``<row>`` is the slug of the row label (e.g.
-``keine_systematische_datennutzung``) or a unique prefix of it at a word boundary
-(``beruecksichtigung_ozg``), and ``<column>`` is a type id, ``gesamt`` or the slug of another
-column label (``kreise``, ``in_kreisen``). Two special columns: ``top`` gives the label of the
-type with the highest value in that row, ``low`` the lowest. ``{n.<type id>}`` is the number of
-typed members of a type (from Table 1). Suppressed cells print as ``<min_n``.
+Syntax: ``{t<table>.<row id>.<column id>}``: the row id of the table declaration
+(``RowSpec.id``: explicit ``id:`` in ``data/tables/study.yaml``, else derived from the German
+label), the column id (a type id, ``gesamt``, a Kommunengruppe level id such as ``kreise``,
+``alle``). The offered and the planned row of a Table 12 pair are rows of their own
+(``fachverfahren_und_anwendungen_angeboten`` / ``…_geplant``). Two special columns: ``top``
+gives the label of the type with the highest value in that row, ``low`` the lowest.
+``{n.<type id>}`` is the number of typed members of a type (n of Table 1). Suppressed cells
+print as ``<min_n``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from kommunaltypen.report import fmt
-from kommunaltypen.report.model import ReportData, TableModel, TableRow, is_type_key
+from kommunaltypen.report.model import TableModel, TableRow, is_type_key
+from kommunaltypen.vocabulary import type_label
 
-PLACEHOLDER = re.compile(r"\{(?:t(\d+)\.([a-z0-9_]+)\.([a-z0-9_]+)|n\.([a-z_]+))\}")
+PLACEHOLDER = re.compile(r"\{(?:t(\d+)\.([a-z0-9_]+)\.([a-z0-9_]+)|n\.([a-z0-9_]+))\}")
 
 
 def find_row(table: TableModel, key: str) -> TableRow | None:
-    """The row whose slug is ``key`` or starts with ``key_`` (unique prefix).
-
-    Table 12 rows may come split (``… – angeboten`` / ``… – geplant``) or as one row with
-    ``value`` (offered) and ``value2`` (planned); ``<row>_angeboten`` / ``<row>_geplant`` find
-    the right figure in both forms."""
-    exact = table.row(key)
-    if exact is not None:
-        return exact
-    matches = [r for r in table.rows if r.key.startswith(key + "_")]
-    if len(matches) == 1:
-        return matches[0]
-    for part in ("angeboten", "geplant"):
-        if key.endswith("_" + part):
-            base = find_row(table, key[: -len(part) - 1])
-            if base is not None and any(c.value2 is not None for c in base.cells.values()):
-                return _part(base, part)
-    return None
-
-
-def _part(row: TableRow, part: str) -> TableRow:
-    """One half of an "offered / planned" row as a row of its own."""
-    cells = {
-        k: replace(c, value=c.value if part == "angeboten" else c.value2, value2=None)
-        for k, c in row.cells.items()
-    }
-    return replace(row, key=f"{row.key}_{part}", label_de=f"{row.label_de} – {part}", cells=cells)
+    """The declared row with id ``key`` (None if the table has none)."""
+    return table.row(key)
 
 
 def strongest(
@@ -69,14 +48,18 @@ def strongest(
 class Resolver:
     """Fills placeholders from one report's tables; remembers what it could not resolve."""
 
-    data: ReportData
+    tables: dict[int, TableModel]
     lang: str
     publication: bool
     min_n: int
     missing: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.tables, dict):  # a ReportData
+            self.tables = self.tables.tables
+
     def value(self, table_no: int, row_key: str, column: str) -> str:
-        table = self.data.tables.get(table_no)
+        table = self.tables.get(table_no)
         row = find_row(table, row_key) if table else None
         if row is None:
             return self._missing(f"t{table_no}.{row_key}.{column}")
@@ -84,14 +67,14 @@ class Resolver:
             best = strongest(row, self.publication, self.min_n, "max" if column == "top" else "min")
             if best is None:
                 return self._missing(f"t{table_no}.{row_key}.{column}")
-            return self.data.type_label(best[0], self.lang)
+            return type_label(best[0], self.lang)
         cell = row.cells.get(column)
         if cell is None:
             return self._missing(f"t{table_no}.{row_key}.{column}")
         return fmt.cell_text(cell, row, self.lang, self.publication, self.min_n)
 
     def members(self, type_id: str) -> str:
-        table = self.data.tables.get(1)
+        table = self.tables.get(1)
         counts = [r.cells[type_id].n for r in (table.rows if table else []) if type_id in r.cells]
         counts = [c for c in counts if c is not None]
         if not counts:

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import pandas as pd
+import polars as pl
 
 from kommunaltypen import __version__
 from kommunaltypen.codebook import default_codebook
-from kommunaltypen.i18n import t
+from kommunaltypen.i18n import catalog, t
 from kommunaltypen.report import fmt
-from kommunaltypen.report.charts import Chart, column_label
-from kommunaltypen.report.model import TYPE_IDS, ReportData
+from kommunaltypen.report.charts import Chart, ChartPlan
+from kommunaltypen.report.model import TYPE_IDS, ReportData, TableModel
 from kommunaltypen.report.profiles import build_profiles, source_note
 from kommunaltypen.report.recommendations import all_recommendations
 from kommunaltypen.report.renderers import html as html_tables
@@ -34,47 +34,54 @@ class KeyValue:
     value: str
 
 
-def _truthy(series: pd.Series) -> pd.Series:
-    return series.astype(str).str.strip().str.lower().isin(("true", "1", "1.0", "yes"))
+def type_share_table(data: ReportData) -> TableModel | None:
+    """The table of type shares per column (the study's Table 2), by its declaration."""
+    for number in sorted(data.tables):
+        table = data.tables[number]
+        if table.rows and all(r.measure == "type_share" for r in table.rows):
+            return table
+    return None
 
 
 def summary(data: ReportData, lang: str) -> dict[str, Any]:
     """Counts of the data: read, accepted, rejected, typed, Mischformen, per Kommunenart."""
-    rows = data.manifest.get("rows") or data.manifest.get("row_counts") or {}
+    rows = data.manifest.get("rows") or {}
     assignments = data.assignments
-    typed_mask = (
-        assignments["type"].notna() & (assignments["type"].astype(str).str.len() > 0)
-        if "type" in assignments
-        else pd.Series(dtype=bool)
+    types = (
+        assignments["type"].cast(pl.String)
+        if "type" in assignments.columns
+        else pl.Series("type", [], dtype=pl.String)
     )
-    accepted = rows.get("accepted", len(assignments))
-    rejected = rows.get("rejected", len(data.rejected) if data.rejected is not None else 0)
+    typed_mask = types.is_not_null() & (types.str.len_chars() > 0)
+    accepted = rows.get("accepted", assignments.height)
+    rejected = rows.get("rejected", data.rejected.height)
     typed = int(typed_mask.sum())
     mischform = 0
-    if "mischform" in assignments:
-        mischform = int((_truthy(assignments["mischform"]) & typed_mask).sum())
-    per_type = {
-        tid: int((assignments.loc[typed_mask, "type"] == tid).sum()) for tid in data.type_ids
-    }
-    table2 = data.tables.get(2)
+    if "mischform" in assignments.columns:
+        flags = assignments["mischform"].cast(pl.Boolean, strict=False).fill_null(False)
+        mischform = int((flags & typed_mask).sum())
+    counts = types.filter(typed_mask).value_counts()
+    found = dict(zip(counts["type"].to_list(), counts["count"].to_list(), strict=True))
+    per_type = {tid: int(found.get(tid, 0)) for tid in data.type_ids}
+    table2 = type_share_table(data)
     groups = []
-    if table2 is not None and table2.rows:
+    if table2 is not None:
         for col in table2.columns:
             cell = table2.rows[0].cells.get(col.key)
             groups.append(
                 KeyValue(
-                    column_label(col.key, col.label, lang, col.label_en),
+                    col.display(lang),
                     fmt.number(cell.n, 0, lang) if cell and cell.n is not None else "–",
                 )
             )
     per_kind = _per_kind(rows.get("by_kommunenart") or {}, lang)
     return {
         "per_kind": per_kind,
-        "read": fmt.number(rows.get("in", rows.get("read", accepted + rejected)), 0, lang),
+        "read": fmt.number(rows.get("in", accepted + rejected), 0, lang),
         "accepted": fmt.number(accepted, 0, lang),
         "rejected": fmt.number(rejected, 0, lang),
         "typed": fmt.number(typed, 0, lang),
-        "untyped": fmt.number(len(assignments) - typed, 0, lang),
+        "untyped": fmt.number(assignments.height - typed, 0, lang),
         "mischform": fmt.number(mischform, 0, lang),
         "mischform_share": fmt.number(100 * mischform / typed if typed else None, 1, lang),
         "per_type": [
@@ -141,20 +148,75 @@ def _k_rows(value: Any) -> tuple[list[dict[str, Any]], Any, str | None, str | No
 
 def _k_header(column: str, lang: str) -> str:
     key = f"report.kcol.{column}"
-    from kommunaltypen.i18n import catalog
-
     return t(key, lang=lang) if key in catalog() else column
 
 
+#: k-choice criteria whose highest value favours a k (the gap rule is the analysis' own)
+_K_MAX_CRITERIA = ("silhouette", "calinski_harabasz")
+
+
+def k_criteria(rows: list[dict[str, Any]], recommended: Any, lang: str) -> list[str]:
+    """Which k each criterion favours, as sentences (gap rule; highest silhouette and
+    Calinski–Harabasz index within the k tested)."""
+    ks = [r.get("k") for r in rows if isinstance(r.get("k"), int)]
+    if not ks:
+        return []
+    span = {"lo": min(ks), "hi": max(ks)}
+    out = []
+    if isinstance(recommended, int):
+        out.append(t("report.k_criterion.gap", lang=lang, k=recommended))
+    for name in _K_MAX_CRITERIA:
+        scored = [(r[name], r["k"]) for r in rows if isinstance(r.get(name), int | float)]
+        scored = [(v, k) for v, k in scored if v == v]  # without NaN
+        if scored:
+            best = max(scored)[1]
+            out.append(t(f"report.k_criterion.{name}", lang=lang, k=best, **span))
+    return out
+
+
+def notes(diag: dict[str, Any], threshold: str, lang: str) -> list[str]:
+    """The analysis' notes as sentences (from ``diagnostics["notes"]``; older directories:
+    the ``flags`` ids ``unstable:<type>``, ``k_choice:<k>``, ``new_type:<type>``)."""
+    items = diag.get("notes")
+    if not isinstance(items, list):
+        items = []
+        for flag in diag.get("flags") or []:
+            code, _, arg = str(flag).partition(":")
+            if code in ("unstable", "new_type"):
+                items.append({"code": code, "type": arg})
+            elif code == "k_choice" and arg.isdigit():
+                items.append({"code": code, "k": int(arg), "kept": diag.get("n_clusters")})
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        code = item.get("code")
+        if code in ("unstable", "new_type"):
+            label = t("report.type_quoted", lang=lang, type=_type_name(item.get("type"), lang))
+            out.append(t(f"report.note.{code}", lang=lang, type=label, threshold=threshold))
+        elif code == "k_choice":
+            kept = item.get("kept")
+            out.append(
+                t(
+                    "report.note.k_choice",
+                    lang=lang,
+                    k=item.get("k"),
+                    kept=kept if kept is not None else "–",
+                )
+            )
+    return out
+
+
+def _type_name(type_id: Any, lang: str) -> str:
+    from kommunaltypen.vocabulary import type_label
+
+    return type_label(str(type_id), lang) if type_id else "–"
+
+
 def diagnostics(data: ReportData, lang: str) -> dict[str, Any]:
-    """k-choice table and stability per type (with warnings) from ``diagnostics.json``."""
+    """k-choice table and stability per type (with warnings) from the diagnostics."""
     diag = data.diagnostics
-    k_key = next(
-        (k for k in ("k_choice", "k_table", "k_selection", "choice_of_k") if diag.get(k)), None
-    )
-    k_rows, recommended, reason_de, reason_en = (
-        _k_rows(diag.get(k_key)) if k_key else ([], None, None, None)
-    )
+    k_rows, recommended, reason_de, reason_en = _k_rows(diag.get("k_choice"))
     if recommended is None:
         recommended = diag.get("recommended_k")
     k_columns = list(dict.fromkeys(c for r in k_rows for c in r))
@@ -165,6 +227,7 @@ def diagnostics(data: ReportData, lang: str) -> dict[str, Any]:
         "columns": [_k_header(c, lang) for c in k_columns],
         "rows": [[_cell(r.get(c), lang) for c in k_columns] for r in k_rows],
     }
+    kept = diag.get("n_clusters") or data.model.get("n_clusters")
     stab = diag.get("stability") or {}
     threshold = STABLE_JACCARD
     if isinstance(stab, dict) and isinstance(stab.get("types"), list):
@@ -176,33 +239,30 @@ def diagnostics(data: ReportData, lang: str) -> dict[str, Any]:
     for rec in stab_records:
         type_id = str(rec.get("type", rec.get("k", "")))
         jaccard = rec.get("jaccard_mean")
-        if not isinstance(jaccard, int | float):
-            jaccard = next(
-                (v for k, v in rec.items() if "jaccard" in str(k) and isinstance(v, int | float)),
-                None,
-            )
         unstable = rec.get("unstable")
-        if unstable is None and jaccard is not None:
+        if unstable is None and isinstance(jaccard, int | float):
             unstable = jaccard < threshold
-        label = (
-            data.type_label(type_id, lang)
-            if type_id in data.type_labels
-            else rec.get("label", type_id)
-        )
         stability.append(
             {
-                "type": label,
-                "jaccard": fmt.number(jaccard, 2, lang) if jaccard is not None else "–",
+                "type": data.type_label(type_id, lang),
+                "jaccard": fmt.number(jaccard, 2, lang)
+                if isinstance(jaccard, int | float)
+                else "–",
                 "unstable": bool(unstable),
             }
         )
+    threshold_text = fmt.number(threshold, 2, lang)
+    differs = isinstance(recommended, int) and isinstance(kept, int) and recommended != kept
     return {
         "k_table": k_table,
         "recommended_k": recommended,
         "k_reason": reason_en if lang == "en" else reason_de,
+        "k_kept": kept,
+        "k_explain": t("report.k_kept", lang=lang, kept=kept, k=recommended) if differs else "",
+        "k_criteria": k_criteria(k_rows, recommended, lang),
         "stability": stability,
-        "threshold": fmt.number(threshold, 2, lang),
-        "flags": [str(f) for f in diag.get("flags") or []],
+        "threshold": threshold_text,
+        "notes": notes(diag, threshold_text, lang),
     }
 
 
@@ -278,26 +338,43 @@ REJECTED_COLUMNS = ("row", "kommune_id", "name", "reasons", "reason", "errors")
 
 def rejected_rows(data: ReportData, limit: int = 500) -> dict[str, Any]:
     """The rejected rows with their reasons (identifying columns only; all are in the XLSX)."""
-    frame = data.rejected if data.rejected is not None else pd.DataFrame()
-    keep = [c for c in frame.columns if str(c) in REJECTED_COLUMNS] or list(frame.columns[:4])
-    frame = frame[keep].fillna("")
+    frame = data.rejected
+    keep = [c for c in frame.columns if c in REJECTED_COLUMNS] or frame.columns[:4]
+    frame = frame.select(keep).cast(pl.String).fill_null("") if keep else frame
     return {
-        "columns": [str(c) for c in frame.columns],
-        "rows": [[str(v) for v in rec] for rec in frame.head(limit).itertuples(index=False)],
-        "total": len(frame),
-        "shown": min(limit, len(frame)),
+        "columns": list(frame.columns),
+        "rows": [list(rec) for rec in frame.head(limit).iter_rows()],
+        "total": frame.height,
+        "shown": min(limit, frame.height),
     }
+
+
+#: the report's main sections in order: (anchor, message key of the title). A new section
+#: adds an entry here and a block with the same anchor in ``templates/report.html.j2``.
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("daten", "report.sec.data"),
+    ("typologie", "report.sec.typology"),
+    ("verteilung", "report.sec.distribution"),
+    ("steckbriefe", "report.sec.profiles"),
+    ("d-team", ""),  # title: the D-Team page's own title
+    ("empfehlungen", "report.sec.recommendations"),
+    ("thesen", "claims.title"),  # only when the analysis has a Thesen-Check
+    ("anhang", "report.sec.appendix"),
+    ("abgelehnt", "report.sec.rejected"),
+    ("methode", "report.sec.method"),
+)
 
 
 def context(
     data: ReportData,
-    charts: list[Chart],
+    charts: list[Chart] | list[ChartPlan],
     lang: str,
     publication: bool,
     min_n: int,
     mode: str,
 ) -> dict[str, Any]:
-    """Everything the report template needs (``mode``: "screen" or "print")."""
+    """Everything the report template needs (``mode``: "screen" with the drawn charts'
+    SVG inline, or "print" where the planned charts are referenced as files)."""
     renderer = html_tables if mode == "screen" else pdf_tables
     tables = {
         n: renderer.render_table(table_view(tm, data, lang, publication, min_n), lang)
@@ -308,8 +385,15 @@ def context(
     by_type = {tid: [r for r in recs if r.type_id == tid] for tid in data.type_ids}
     chart_by_table = {c.table: c for c in charts}
     cb = default_codebook()
-    css = static_text("report.css") + ("\n" + static_text("print.css") if mode == "print" else "")
+    extra = "print.css" if mode == "print" else "screen.css"  # screen rules cost the PDF time
+    css = static_text("report.css") + "\n" + static_text(extra)
     return {
+        "sections": [
+            (anchor, t(key, lang=lang) if key else dteam.title)
+            for anchor, key in SECTIONS
+            if anchor != "thesen" or data.claims is not None
+        ],
+        "claims": _claims_view(data, lang),
         "lang": lang,
         "mode": mode,
         "css": css,
@@ -341,6 +425,15 @@ def context(
         "reconstruction": reconstruction_gaps(data, lang),
         "study": cb.source,
     }
+
+
+def _claims_view(data: ReportData, lang: str) -> dict[str, Any] | None:
+    """View data of the "Thesen-Check" section (``templates/claims.html.j2``), if any."""
+    if data.claims is None:
+        return None
+    from kommunaltypen.claims import claims_section
+
+    return claims_section(data.claims, lang)
 
 
 def render_html(ctx: dict[str, Any]) -> str:

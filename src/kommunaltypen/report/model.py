@@ -1,10 +1,19 @@
-"""The report's view of an analysis output directory.
+"""The report's data model, built from the analysis result's objects.
 
-Everything the report shows is read from the directory that ``kommunaltypen analyze --out DIR``
-writes (see ``docs/architecture.md``, "Analysis output directory"); an ``AnalysisResult``
-passed to :func:`kommunaltypen.report.render_report` is only used for extra details the
-directory does not hold. One :class:`TableModel` per appendix table feeds every renderer
-(HTML, PDF-HTML, XLSX), the charts, the profiles and the recommendations.
+:class:`ReportData` is made from an :class:`~kommunaltypen.report.record.AnalysisRecord` — the
+serialisable view of an ``AnalysisResult`` (``result.record()`` in memory, or
+``AnalysisRecord.from_dir(DIR)`` from ``result.json`` and the files beside it) — so a report
+rendered inside ``analyze`` and one rendered by ``report --from DIR`` see equal data.
+
+One :class:`TableModel` per table feeds every renderer (HTML, PDF-HTML, XLSX), the charts, the
+profiles and the recommendations. Rows and columns carry the stable ids of the table
+declarations (``RowSpec.id``; type ids, ``gesamt``, the Kommunengruppe level ids …) and the
+declared properties (measure, percent, precision, labels, test, the type of a row, Table 12's
+offered/planned partner); nothing is guessed from labels.
+
+Directories written before ``result.json`` existed (or assembled by hand) are read from their
+long-format CSVs when those carry the id columns (``row_id``, ``column_id``, ``measure``,
+``precision``); see :func:`load_output_dir`.
 """
 
 from __future__ import annotations
@@ -12,88 +21,89 @@ from __future__ import annotations
 import json
 import math
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+import polars as pl
 
 from kommunaltypen import yamlio
 from kommunaltypen.errors import KommunaltypenError
-from kommunaltypen.i18n import t
-from kommunaltypen.tables.spec import PERCENT_MEASURES, TYPE_IDS
+from kommunaltypen.i18n import catalog, t
+from kommunaltypen.tables.engine import TableResult, pair_parts
+from kommunaltypen.tables.spec import PERCENT_MEASURES
+from kommunaltypen.vocabulary import TOTAL_ID, TYPE_IDS, is_new_type, is_type_id, type_label
 
-TOTAL_ID = "gesamt"
-REQUIRED_TABLE_COLUMNS = ("table", "row_label", "column_label", "value", "n")
+if TYPE_CHECKING:
+    from kommunaltypen.report.record import AnalysisRecord
 
+__all__ = [
+    "TOTAL_ID",
+    "TYPE_IDS",
+    "Cell",
+    "Column",
+    "ReportData",
+    "ReportError",
+    "TableModel",
+    "TableRow",
+    "is_type_key",
+    "load_output_dir",
+    "table_from_result",
+]
 
-NEW_TYPE = re.compile(r"neu_\d+")
+#: columns a long-format table CSV must have to be read without ``result.json``
+REQUIRED_TABLE_COLUMNS = (
+    "table",
+    "row_id",
+    "row_label",
+    "column_id",
+    "column_label",
+    "value",
+    "n",
+    "measure",
+    "precision",
+)
 
 
 def is_type_key(key: str) -> bool:
     """A study type id or a new, unnamed type found by the typology (``neu_1`` …)."""
-    return key in TYPE_IDS or NEW_TYPE.fullmatch(key) is not None
+    return is_type_id(key)
 
 
 class ReportError(KommunaltypenError):
     """The analysis output directory (or a report declaration) cannot be used for a report."""
 
 
-def slug(text: str) -> str:
-    """A stable ASCII key for a label: ``"Bedächtige"`` → ``"bedaechtige"``."""
-    text = str(text).strip().lower()
-    for src, dst in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
-        text = text.replace(src, dst)
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
-
-
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = value.strip()
-        if not value or value.startswith("<"):
-            return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes", "ja")
-    number = _num(value)
-    return bool(number) if number is not None else False
-
-
 @dataclass
 class Cell:
     value: float | None
     n: int | None
-    value2: float | None = None
+    value2: float | None = None  # Table 12: the planned share of an offered/planned pair
     ci_low: float | None = None
     ci_high: float | None = None
     bold: bool = False
-    suppressed: bool = False
+    suppressed: bool = False  # hidden by ``analyze --publication``
 
 
 @dataclass
 class Column:
-    key: str  # type id, "gesamt", or the slug of the study's column label
-    label: str  # German label as written by analyze
+    key: str  # column id: type id, "gesamt", Kommunengruppe level id, "alle" …
+    label: str  # German label
     is_type: bool = False
     label_en: str | None = None
+    total: bool = False
+
+    def display(self, lang: str) -> str:
+        """The column heading in ``lang`` (types: the vocabulary's label)."""
+        if self.is_type:
+            return type_label(self.key, lang)
+        return (self.label_en or self.label) if lang == "en" else self.label
 
 
 @dataclass
 class TableRow:
-    key: str
+    key: str  # row id (``RowSpec.id``); an offered/planned pair: the offered row's id
     label_de: str
     label_en: str | None
     cells: dict[str, Cell]
@@ -103,6 +113,10 @@ class TableRow:
     effect_name: str | None = None
     precision: int = 1
     percent: bool = True
+    measure: str | None = None
+    type_id: str | None = None  # the type a row is about (Tables 2 and 3)
+    part: str | None = None  # "angeboten" | "geplant" (Table 12)
+    planned: str | None = None  # id of the planned partner of an offered row (shown merged)
 
     def label(self, lang: str) -> str:
         return (self.label_en or self.label_de) if lang == "en" else self.label_de
@@ -114,7 +128,9 @@ class TableModel:
     caption_de: str
     caption_en: str
     columns: list[Column]
-    rows: list[TableRow]
+    rows: list[TableRow]  # as displayed: offered/planned pairs as one row
+    #: every declared row by id, pairs not merged (figures, recommendations)
+    index: dict[str, TableRow] = field(default_factory=dict)
 
     def caption(self, lang: str) -> str:
         return self.caption_en if lang == "en" else self.caption_de
@@ -124,58 +140,196 @@ class TableModel:
         return [c for c in self.columns if c.is_type]
 
     def row(self, key: str) -> TableRow | None:
-        return next((r for r in self.rows if r.key == key), None)
+        """A declared row by id (the offered and the planned row of a pair separately)."""
+        return self.index.get(key) or next((r for r in self.rows if r.key == key), None)
 
 
 @dataclass
 class ReportData:
-    """Everything read from one analysis output directory."""
+    """Everything the report shows, from one analysis record."""
 
-    out_dir: Path
     tables: dict[int, TableModel]
-    assignments: pd.DataFrame
-    centers: pd.DataFrame | None
+    assignments: pl.DataFrame
     model: dict[str, Any]
     diagnostics: dict[str, Any]
     manifest: dict[str, Any]
-    rejected: pd.DataFrame
-    type_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    rejected: pl.DataFrame
+    type_ids: list[str]  # the four study types, then new types of this analysis
+    centers: pl.DataFrame | None = None
+    publication: bool = False  # the analysis was run with --publication
+    min_n: int = 5
+    out_dir: Path | None = None
+    claims: Any = None  # the Thesen-Check (kommunaltypen.claims.ClaimsResult), if any
 
     def type_label(self, type_id: str, lang: str) -> str:
-        labels = self.type_labels.get(type_id, {})
-        return labels.get(lang) or labels.get("de") or type_id
+        return type_label(type_id, lang)
 
-    @property
-    def type_ids(self) -> list[str]:
-        """The four study types, then any new types of this analysis."""
-        extra = sorted(k for k in self.type_labels if k not in TYPE_IDS)
-        return [*TYPE_IDS, *extra]
+    @classmethod
+    def from_record(cls, record: AnalysisRecord, out_dir: Path | None = None) -> ReportData:
+        new = sorted((tid for tid in record.type_ids if tid not in TYPE_IDS), key=_type_order)
+        return cls(
+            tables={tb.number: table_from_result(tb) for tb in sorted(record.tables, key=_number)},
+            assignments=record.assignments,
+            model=record.model,
+            diagnostics=record.diagnostics,
+            manifest=record.manifest,
+            rejected=record.rejected,
+            type_ids=[*TYPE_IDS, *new],
+            centers=record.centers,
+            publication=record.publication,
+            min_n=record.min_n,
+            out_dir=out_dir,
+            claims=_claims(record, out_dir),
+        )
 
 
-# -- declarations (captions, English labels, precision) ------------------------------------
-def _new_type_labels(assignments: pd.DataFrame) -> dict[str, dict[str, str]]:
-    """Labels of new, unnamed types (``neu_1`` …) present in the assignments."""
-    if "type" not in assignments:
+def _claims(record: Any, out_dir: Path | None) -> Any:
+    """The record's Thesen-Check, else the ``claims.csv`` of its directory, else None."""
+    claims = getattr(record, "claims", None)
+    if claims is None and out_dir is not None and (out_dir / "claims.csv").is_file():
+        from kommunaltypen.claims import read_claims_csv
+
+        claims = read_claims_csv(out_dir / "claims.csv")
+    return claims
+
+
+def _number(tb: TableResult) -> int:
+    return tb.number
+
+
+def _type_order(type_id: str) -> tuple[int, str]:
+    match = re.fullmatch(r"neu_(\d+)", type_id)
+    return (int(match.group(1)), type_id) if match else (10**6, type_id)
+
+
+# -- from the engine's objects ---------------------------------------------------------------
+def _caption(number: int, de: str | None, en: str | None) -> tuple[str, str]:
+    own = catalog().get(f"report.caption.{number}")
+    cap_de = de or (own["de"] if own else f"Tabelle {number}")
+    cap_en = en or (own["en"] if own else cap_de)
+    return cap_de, cap_en
+
+
+def table_from_result(result: TableResult) -> TableModel:
+    """The table model of one computed table (ids, declared properties, pairs merged)."""
+    spec = result.spec
+    columns = [
+        Column(c.key, c.label_de, is_type_id(c.key) and not c.total, c.label_en, c.total)
+        for c in result.columns
+    ]
+    index: dict[str, TableRow] = {}
+    rows: list[TableRow] = []
+    partners = {r.partner.spec.id for r in result.rows if r.partner is not None}
+    for r in result.rows:
+        index[r.spec.id] = _row(r, None)
+        if r.spec.id in partners:
+            continue  # shown inside its offered row
+        rows.append(_row(r, r.partner) if r.partner is not None else index[r.spec.id])
+    cap_de, cap_en = _caption(spec.number, spec.caption_de, spec.caption_en)
+    return TableModel(spec.number, cap_de, cap_en, columns, rows, index)
+
+
+def _row(row: Any, partner: Any | None) -> TableRow:
+    rs = row.spec
+    cells: dict[str, Cell] = {}
+    planned = {c.column.key: c for c in partner.cells} if partner is not None else {}
+    for c in row.cells:
+        p = planned.get(c.column.key)
+        cells[c.column.key] = Cell(
+            value=c.value,
+            n=c.n,
+            value2=None if p is None or p.hidden else p.value,
+            ci_low=c.ci_low,
+            ci_high=c.ci_high,
+            bold=c.bold,
+            suppressed=c.hidden,
+        )
+    test = row.test
+    p_value = None if test is None or math.isnan(test.p_value) else test.p_value
+    effect = None if test is None or math.isnan(test.effect_size) else test.effect_size
+    return TableRow(
+        key=rs.id,
+        label_de=rs.pair_label("de") if partner is not None else rs.label_de,
+        label_en=rs.pair_label("en") if partner is not None else rs.label("en"),
+        cells=cells,
+        p_value=p_value,
+        test=test.test if test is not None else None,
+        effect_size=effect,
+        effect_name=test.effect_name if test is not None else None,
+        precision=rs.precision,
+        percent=rs.percent,
+        measure=rs.measure,
+        type_id=rs.type,
+        part=rs.part,
+        planned=partner.spec.id if partner is not None else None,
+    )
+
+
+# -- reading an output directory -------------------------------------------------------------
+def load_output_dir(out_dir: str | Path) -> ReportData:
+    """Read an analysis output directory into a :class:`ReportData`: ``result.json`` and the
+    files beside it (the faithful serialisation of the analysis result), or — for a
+    directory without ``result.json`` — the long-format table CSVs with their id columns."""
+    from kommunaltypen.report.record import AnalysisRecord
+
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise ReportError(t("report.err.no_dir", dir=str(out)))
+    if (out / "result.json").is_file():
+        try:
+            record = AnalysisRecord.from_dir(out)
+        except KommunaltypenError as exc:
+            raise ReportError(str(exc)) from exc
+        return ReportData.from_record(record, out)
+    return _from_csv_dir(out)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.exists():
         return {}
-    found = sorted({str(v) for v in assignments["type"].dropna() if NEW_TYPE.fullmatch(str(v))})
-    labels: dict[str, dict[str, str]] = {}
-    for type_id in found:
-        number = type_id.split("_", 1)[1]
-        labels[type_id] = {
-            "de": t("report.new_type", lang="de", number=number),
-            "en": t("report.new_type", lang="en", number=number),
-        }
-    return labels
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(t("report.err.unreadable", file=str(path), error=exc)) from exc
+    return data if isinstance(data, dict) else {"value": data}
+
+
+def _read_csv(path: Path, required: bool) -> pl.DataFrame:
+    if not path.exists():
+        if required:
+            raise ReportError(t("report.err.missing_file", file=str(path)))
+        return pl.DataFrame()
+    try:
+        return pl.read_csv(path, infer_schema=False)
+    except pl.exceptions.NoDataError:
+        return pl.DataFrame()
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise ReportError(t("report.err.unreadable", file=str(path), error=exc)) from exc
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text or text.startswith("<"):
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return None if math.isnan(number) else number
+
+
+def _flag(value: Any) -> bool:
+    return str(value).strip().lower() in ("true", "1", "1.0", "yes")
 
 
 def _manifest_declarations(out: Path, manifest: dict[str, Any]) -> dict[int, dict[str, Any]]:
-    """The user's table declarations named in the manifest (``analyze --tables FILE``)."""
+    """Captions of the user's table declarations named in the manifest (``--tables FILE``)."""
     source = (manifest.get("parameters") or {}).get("tables")
     if not isinstance(source, str) or source in ("study", "<python>"):
         return {}
     path = Path(source) if Path(source).is_absolute() else out / source
-    if not path.is_file():
-        path = Path(source)
     if not path.is_file():
         return {}
     try:
@@ -190,125 +344,14 @@ def _manifest_declarations(out: Path, manifest: dict[str, Any]) -> dict[int, dic
 
 
 @cache
-def _declarations() -> dict[int, dict[str, Any]]:
-    """Study table declarations keyed by number (empty when the file is not there)."""
-    folder = resources.files("kommunaltypen") / "data" / "tables"
-    result: dict[int, dict[str, Any]] = {}
-    try:
-        entries = sorted(folder.iterdir(), key=lambda p: p.name)
-    except (FileNotFoundError, NotADirectoryError):
-        return result
-    for entry in entries:
-        if not entry.name.endswith((".yaml", ".yml")):
-            continue
-        data = yamlio.safe_load(entry.read_text(encoding="utf-8")) or {}
-        for table in data.get("tables", []) or []:
-            if isinstance(table, dict) and "number" in table:
-                result.setdefault(int(table["number"]), table)
-    return result
+def _study_captions() -> dict[int, tuple[str | None, str | None]]:
+    from kommunaltypen.tables.spec import study_tables
+
+    return {tb.number: (tb.caption_de, tb.caption_en) for tb in study_tables()}
 
 
-@cache
-def default_type_labels() -> dict[str, dict[str, str]]:
-    """Type labels from ``data/types.yaml`` when present, else the architecture's names."""
-    labels = {
-        "bedaechtige": {"de": "Bedächtige", "en": "Cautious"},
-        "optimierer": {"de": "Optimierer", "en": "Optimisers"},
-        "serviceorientierte": {"de": "Serviceorientierte", "en": "Service-oriented"},
-        "community_manager": {"de": "Community Manager", "en": "Community managers"},
-    }
-    path = resources.files("kommunaltypen") / "data" / "types.yaml"
-    try:
-        data = yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (FileNotFoundError, OSError):
-        return labels
-    entries = data.get("types", data) if isinstance(data, dict) else data
-    if isinstance(entries, dict):
-        entries = [{"id": k, **v} for k, v in entries.items() if isinstance(v, dict)]
-    for entry in entries or []:
-        if isinstance(entry, dict) and entry.get("id") in labels:
-            tid = entry["id"]
-            labels[tid] = {
-                "de": entry.get("label_de") or labels[tid]["de"],
-                "en": entry.get("label_en") or labels[tid]["en"],
-            }
-    return labels
-
-
-_TYPE_BY_LABEL = {
-    "bedaechtige": "bedaechtige",
-    "optimierer": "optimierer",
-    "serviceorientierte": "serviceorientierte",
-    "service_orientierte": "serviceorientierte",
-    "community_manager": "community_manager",
-}
-
-# Fallback precisions when no declaration is available (the study prints centres and scale
-# means with two decimals, populations without decimals and shares with one).
-_DEFAULT_PRECISION = {1: 2, 3: 0}
-
-
-def _row_meta(
-    number: int, label: str, decl: dict[str, Any] | None = None
-) -> tuple[str | None, int | None, bool | None]:
-    decl = decl or _declarations().get(number) or {}
-    for row in decl.get("rows", []) or []:
-        if isinstance(row, dict) and row.get("label_de") == label:
-            measure = row.get("measure")
-            percent = row.get("percent")
-            if percent is None and measure is not None:
-                percent = measure in PERCENT_MEASURES
-            return row.get("label_en"), row.get("precision"), percent
-    return None, None, None
-
-
-def _fallback_precision(number: int, label: str) -> tuple[int, bool]:
-    """Printed decimals and percent flag when neither the CSV nor a declaration says."""
-    if number in _DEFAULT_PRECISION:
-        return _DEFAULT_PRECISION[number], number == 2
-    lowered = label.lower()
-    if any(word in lowered for word in ("skala", "anzahl", "summe", "scale", "number of")):
-        return 2, False
-    return 1, True
-
-
-def _table_caption(number: int, decl: dict[str, Any] | None = None) -> tuple[str, str]:
-    """Caption from the table declaration; the report's own short caption otherwise."""
-    decl = decl or _declarations().get(number) or {}
-    key = f"report.caption.{number}"
-    from kommunaltypen.i18n import catalog
-
-    own = catalog().get(key)
-    de = decl.get("caption_de") or (own["de"] if own else f"Tabelle {number}")
-    en = decl.get("caption_en") or (own["en"] if own else f"Table {number}")
-    return de, en
-
-
-def _merge_offered_planned(frame: pd.DataFrame) -> pd.DataFrame:
-    """Table 12: the engine writes an "angeboten" row carrying the planned share as ``value2``
-    plus the "geplant" row; the report prints one row "offered / planned" as the study does."""
-    if not {"part", "study_label", "value2"} <= set(frame.columns):
-        return frame
-    offered = frame["part"] == "angeboten"
-    if not (offered & frame["value2"].notna()).any():
-        return frame
-    merged = frame[frame["part"] != "geplant"].copy()
-    mask = merged["part"] == "angeboten"
-    merged.loc[mask, "row_label"] = merged.loc[mask, "study_label"]
-    if "row_label_en" in merged:
-        merged.loc[mask, "row_label_en"] = (
-            merged.loc[mask, "row_label_en"].astype(str).str.rsplit(" – ", n=1).str[0]
-        )
-    return merged
-
-
-def table_from_frame(
-    number: int,
-    frame: pd.DataFrame,
-    decl: dict[str, Any] | None = None,
-    extra_types: dict[str, str] | None = None,
-) -> TableModel:
-    """Build the table model from the long-format CSV rows of one table."""
+def table_from_frame(number: int, frame: pl.DataFrame, caption: tuple[str, str]) -> TableModel:
+    """The table model of one long-format table CSV (all columns read as text)."""
     missing = [c for c in REQUIRED_TABLE_COLUMNS if c not in frame.columns]
     if missing:
         raise ReportError(
@@ -319,110 +362,93 @@ def table_from_frame(
                 expected=", ".join(REQUIRED_TABLE_COLUMNS),
             )
         )
-    frame = _merge_offered_planned(frame)
-    columns: list[Column] = []
-    seen: set[str] = set()
-    labels_en = (
-        frame["column_label_en"].tolist() if "column_label_en" in frame else [None] * len(frame)
-    )
-    for label, label_en in zip(frame["column_label"].astype(str), labels_en, strict=True):
-        if label in seen:
-            continue
-        seen.add(label)
-        key = slug(label)
-        type_id = _TYPE_BY_LABEL.get(key) or (extra_types or {}).get(key)
-        columns.append(
-            Column(
-                key=type_id or key,
-                label=label,
-                is_type=type_id is not None,
-                label_en=label_en if isinstance(label_en, str) and label_en else None,
+    records = frame.to_dicts()
+    columns: dict[str, Column] = {}
+    for rec in records:
+        cid = str(rec["column_id"])
+        if cid not in columns:
+            columns[cid] = Column(
+                cid,
+                str(rec["column_label"]),
+                is_type_id(cid),
+                rec.get("column_label_en") or None,
+                cid in (TOTAL_ID, "alle"),
             )
-        )
+    by_row: dict[str, list[dict[str, Any]]] = {}
+    for rec in records:
+        by_row.setdefault(str(rec["row_id"]), []).append(rec)
+    firsts = {rid: recs[0] for rid, recs in by_row.items()}
+    pairs = pair_parts(
+        [(rid, f.get("part") or None, f.get("study_label") or None) for rid, f in firsts.items()]
+    )
+    planned_ids = set(pairs.values())
+    index: dict[str, TableRow] = {}
     rows: list[TableRow] = []
-    for label, part in frame.groupby("row_label", sort=False):
-        label = str(label)
-        cells: dict[str, Cell] = {}
-        first = part.iloc[0]
-        for _, rec in part.iterrows():
-            key = next(c.key for c in columns if c.label == str(rec["column_label"]))
-            n = _num(rec.get("n"))
-            cells[key] = Cell(
+    for rid, recs in by_row.items():
+        first = recs[0]
+        measure = str(first["measure"])
+        cells = {
+            str(rec["column_id"]): Cell(
                 value=_num(rec.get("value")),
-                n=int(n) if n is not None else None,
-                value2=_num(rec.get("value2")),
+                n=None if _num(rec.get("n")) is None else int(_num(rec.get("n")) or 0),
                 ci_low=_num(rec.get("ci_low")),
                 ci_high=_num(rec.get("ci_high")),
                 bold=_flag(rec.get("bold")),
                 suppressed=_flag(rec.get("suppressed")),
             )
-        label_en, precision, percent = _row_meta(number, label, decl)
-        # columns written by the engine take precedence over the declaration lookup
-        csv_en = first.get("row_label_en")
-        if isinstance(csv_en, str) and csv_en:
-            label_en = csv_en
-        csv_precision = _num(first.get("precision"))
-        if csv_precision is not None:
-            precision = int(csv_precision)
-        measure = first.get("measure")
-        if isinstance(measure, str) and measure:
-            percent = measure in PERCENT_MEASURES
-        fb_precision, fb_percent = _fallback_precision(number, label)
-        test = first.get("test")
-        effect_name = first.get("effect_name")
-        rows.append(
-            TableRow(
-                key=slug(label),
-                label_de=label,
-                label_en=label_en,
-                cells=cells,
-                p_value=_num(first.get("p_value")),
-                test=str(test) if isinstance(test, str) and test else None,
-                effect_size=_num(first.get("effect_size")),
-                effect_name=str(effect_name) if isinstance(effect_name, str) else None,
-                precision=int(precision) if precision is not None else fb_precision,
-                percent=bool(percent) if percent is not None else fb_percent,
-            )
+            for rec in recs
+        }
+        test = first.get("test") or None
+        row = TableRow(
+            key=rid,
+            label_de=str(first["row_label"]),
+            label_en=first.get("row_label_en") or None,
+            cells=cells,
+            p_value=_num(first.get("p_value")),
+            test=test,
+            effect_size=_num(first.get("effect_size")),
+            effect_name=first.get("effect_name") or None,
+            precision=int(_num(first.get("precision")) or 0),
+            percent=measure in PERCENT_MEASURES,
+            measure=measure,
+            type_id=rid if is_type_id(rid) else None,  # CSV: a row whose id is a type id
+            part=first.get("part") or None,
         )
-    caption_de, caption_en = _table_caption(number, decl)
-    return TableModel(number, caption_de, caption_en, columns, rows)
+        index[rid] = row
+    for rid, row in index.items():
+        if rid in planned_ids:
+            continue
+        partner = index.get(pairs.get(rid, ""))
+        if partner is None:
+            rows.append(row)
+            continue
+        study = firsts[rid].get("study_label") or row.label_de
+        merged = TableRow(
+            **{
+                **row.__dict__,
+                "label_de": study,
+                "label_en": row.label_en,
+                "planned": partner.key,
+                "cells": {
+                    k: Cell(**{**c.__dict__, "value2": partner.cells[k].value})
+                    if k in partner.cells and not partner.cells[k].suppressed
+                    else c
+                    for k, c in row.cells.items()
+                },
+            }
+        )
+        rows.append(merged)
+    return TableModel(number, caption[0], caption[1], list(columns.values()), rows, index)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ReportError(t("report.err.unreadable", file=str(path), error=exc)) from exc
-    return data if isinstance(data, dict) else {"value": data}
-
-
-def _read_csv(path: Path, required: bool) -> pd.DataFrame:
-    if not path.exists():
-        if required:
-            raise ReportError(t("report.err.missing_file", file=str(path)))
-        return pd.DataFrame()
-    try:
-        return pd.read_csv(path, keep_default_na=True)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise ReportError(t("report.err.unreadable", file=str(path), error=exc)) from exc
-
-
-def load_output_dir(out_dir: str | Path) -> ReportData:
-    """Read an analysis output directory into a :class:`ReportData`."""
-    out = Path(out_dir)
-    if not out.is_dir():
-        raise ReportError(t("report.err.no_dir", dir=str(out)))
+def _from_csv_dir(out: Path) -> ReportData:
     manifest = _read_json(out / "manifest.json")
     declared = _manifest_declarations(out, manifest)
     assignments = _read_csv(out / "assignments.csv", required=True)
-    type_labels = dict(default_type_labels())
-    type_labels.update(_new_type_labels(assignments))
-    extra_types = {slug(v["de"]): k for k, v in type_labels.items() if k not in TYPE_IDS}
-    tables: dict[int, TableModel] = {}
+    casts = [pl.col(c).cast(pl.Float64, strict=False) for c in assignments.columns if c[:2] == "p_"]
+    if "mischform" in assignments.columns:
+        casts.append(pl.col("mischform").str.to_lowercase().is_in(["true", "1", "1.0"]))
+    assignments = assignments.with_columns(casts)
     found = sorted(
         (int(m.group(1)), p)
         for p in (out / "tables").glob("table_*.csv")
@@ -430,20 +456,36 @@ def load_output_dir(out_dir: str | Path) -> ReportData:
     )
     if not found:
         raise ReportError(t("report.err.missing_file", file=str(out / "tables" / "table_01.csv")))
+    tables: dict[int, TableModel] = {}
     for number, path in found:
         frame = _read_csv(path, required=True)
-        if frame.empty:
+        if frame.is_empty():
             raise ReportError(t("report.err.empty", file=str(path)))
-        tables[number] = table_from_frame(number, frame, declared.get(number), extra_types)
+        decl = declared.get(number)
+        de, en = (
+            (decl.get("caption_de"), decl.get("caption_en"))
+            if decl
+            else _study_captions().get(number, (None, None))
+        )
+        tables[number] = table_from_frame(number, frame, _caption(number, de, en))
+    found_types = (
+        sorted(
+            {str(v) for v in assignments["type"].drop_nulls().to_list() if is_new_type(str(v))},
+            key=_type_order,
+        )
+        if "type" in assignments.columns
+        else []
+    )
     centers = _read_csv(out / "centers.csv", required=False)
     return ReportData(
-        out_dir=out,
         tables=tables,
         assignments=assignments,
-        centers=None if centers.empty else centers,
         model=_read_json(out / "model.json"),
         diagnostics=_read_json(out / "diagnostics.json"),
         manifest=manifest,
         rejected=_read_csv(out / "rejected.csv", required=False),
-        type_labels=type_labels,
+        type_ids=[*TYPE_IDS, *found_types],
+        centers=None if centers.is_empty() else centers,
+        out_dir=out,
+        claims=_claims(None, out),
     )

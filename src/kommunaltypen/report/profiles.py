@@ -18,6 +18,7 @@ from kommunaltypen import yamlio
 from kommunaltypen.i18n import t
 from kommunaltypen.report.figures import Resolver
 from kommunaltypen.report.model import TYPE_IDS, ReportData, ReportError
+from kommunaltypen.vocabulary import type_label
 
 
 class _Text(BaseModel):
@@ -101,14 +102,14 @@ def build_profiles(
 ) -> tuple[list[Profile], DTeam, Resolver]:
     """Profiles and the D-Team page in ``lang``; the resolver lists unresolved placeholders."""
     decl = declarations or load_profiles()
-    resolver = Resolver(data, lang, publication, min_n)
+    resolver = Resolver(data.tables, lang, publication, min_n)
     profiles = []
     for type_id in TYPE_IDS:
         entry = decl.types[type_id]
         profiles.append(
             Profile(
                 type_id=type_id,
-                label=data.type_label(type_id, lang),
+                label=type_label(type_id, lang),
                 motto=resolver.fill(entry["motto"].get(lang)),
                 sections=[
                     (s.get(lang), resolver.fill(entry[s.id].get(lang))) for s in decl.sections
@@ -119,7 +120,7 @@ def build_profiles(
         title=decl.dteam.title.get(lang),
         intro=resolver.fill(decl.dteam.intro.get(lang)),
         roles=[
-            (tid, data.type_label(tid, lang), resolver.fill(text.get(lang)))
+            (tid, type_label(tid, lang), resolver.fill(text.get(lang)))
             for tid, text in decl.dteam.roles.items()
         ],
     )

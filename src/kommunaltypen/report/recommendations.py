@@ -4,7 +4,11 @@ Rules live in ``data/recommendations.yaml`` (a declaration file, not code). The 
 the report (listed per strongest type) and a per-municipality self-check::
 
     from kommunaltypen.report.recommendations import recommend
-    recommend({"datennutzung_keine": 1, ...}, "out/")   # or a ReportData / dict of TableModels
+    recommend({"datennutzung_keine": 1, ...}, result.tables)   # computed tables
+
+``tables`` may be the engine's ``TableResult`` list (or ``{number: TableResult}``), an
+``AnalysisResult`` / ``AnalysisRecord``, a ``ReportData``, ``{number: TableModel}`` or an
+output directory. Nothing here keeps state between calls (safe per web request).
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ from kommunaltypen.report.model import (
     ReportData,
     ReportError,
     TableModel,
-    default_type_labels,
     load_output_dir,
+    table_from_result,
 )
+from kommunaltypen.tables.engine import TableResult
+from kommunaltypen.vocabulary import type_label
 
 
 class _Model(BaseModel):
@@ -151,31 +157,50 @@ def load_rules(path: str | Path | None = None) -> RulesFile:
     return _parse(text, str(path))
 
 
-def _as_data(tables: ReportData | dict[int, TableModel] | str | Path) -> ReportData:
+Tables = Any  # see the module docstring
+
+
+def as_table_models(tables: Tables) -> dict[int, TableModel]:
+    """The report's table models of any of the accepted forms of ``tables``."""
     if isinstance(tables, ReportData):
-        return tables
+        return tables.tables
     if isinstance(tables, str | Path):
-        return load_output_dir(tables)
-    return ReportData(
-        out_dir=Path("."),
-        tables=dict(tables),
-        assignments=None,  # type: ignore[arg-type]
-        centers=None,
-        model={},
-        diagnostics={},
-        manifest={},
-        rejected=None,  # type: ignore[arg-type]
-        type_labels=default_type_labels(),
-    )
+        return load_output_dir(tables).tables
+    if hasattr(tables, "record") and callable(tables.record):  # AnalysisResult
+        tables = tables.record()
+    if hasattr(tables, "tables") and not isinstance(tables, dict):  # AnalysisRecord
+        tables = tables.tables
+    items = list(tables.values()) if isinstance(tables, dict) else list(tables)
+    models: dict[int, TableModel] = {}
+    for item in items:
+        if isinstance(item, TableResult):
+            models[item.number] = table_from_result(item)
+        elif isinstance(item, TableModel):
+            models[item.number] = item
+        else:
+            raise ReportError(
+                t(
+                    "report.err.tables_type",
+                    got=type(item).__name__,
+                    expected="TableResult, TableModel",
+                )
+            )
+    return models
 
 
 def evaluate(
-    rule: Rule, data: ReportData, lang: str, publication: bool = False, min_n: int = 5
+    rule: Rule,
+    tables: Tables,
+    lang: str,
+    publication: bool = False,
+    min_n: int = 5,
 ) -> Recommendation:
     """The advice of ``rule`` with its strongest type and figure from the current tables."""
-    table = data.tables.get(rule.figure.table)
+    if not isinstance(tables, dict) or any(not isinstance(v, TableModel) for v in tables.values()):
+        tables = as_table_models(tables)
+    table = tables.get(rule.figure.table)
     row = find_row(table, rule.figure.row) if table else None
-    resolver = Resolver(data, lang, publication, min_n)
+    resolver = Resolver(tables, lang, publication, min_n)
     type_id = None
     value = None
     value_text = total_text = "–"
@@ -189,16 +214,16 @@ def evaluate(
         total = row.cells.get("gesamt")
         if total is not None:
             total_text = fmt.cell_text(total, row, lang, publication, min_n)
-    type_label = data.type_label(type_id, lang) if type_id else "–"
+    label = type_label(type_id, lang) if type_id else "–"
     text = getattr(rule.advice, lang if lang in ("de", "en") else "de")
-    text = text.replace("{type}", type_label).replace("{value}", value_text)
+    text = text.replace("{type}", label).replace("{value}", value_text)
     text = resolver.fill(text.replace("{total}", total_text))
     return Recommendation(
         rule_id=rule.id,
         topic=rule.topic,
         advice=text,
         type_id=type_id,
-        type_label=type_label,
+        type_label=label,
         table=rule.figure.table,
         row_label=row_label,
         value=value,
@@ -209,17 +234,18 @@ def evaluate(
 
 def recommend(
     answers: dict[str, Any],
-    tables: ReportData | dict[int, TableModel] | str | Path,
+    tables: Tables,
     lang: str = "de",
     publication: bool = False,
     min_n: int = 5,
     rules: RulesFile | None = None,
 ) -> list[Recommendation]:
-    """Recommendations for one municipality's ``answers`` (codebook column → value)."""
-    data = _as_data(tables)
+    """Recommendations for one municipality's ``answers`` (codebook column → value), with
+    the figures of ``tables`` (see the module docstring for the accepted forms)."""
+    models = as_table_models(tables)
     chosen = rules or load_rules()
     return [
-        evaluate(rule, data, lang, publication, min_n)
+        evaluate(rule, models, lang, publication, min_n)
         for rule in chosen.rules
         if all(cond.holds(answers) for cond in rule.when)
     ]
@@ -229,4 +255,4 @@ def all_recommendations(
     data: ReportData, lang: str, publication: bool = False, min_n: int = 5
 ) -> list[Recommendation]:
     """Every rule evaluated against the current tables (for the report's per-type list)."""
-    return [evaluate(rule, data, lang, publication, min_n) for rule in load_rules().rules]
+    return [evaluate(rule, data.tables, lang, publication, min_n) for rule in load_rules().rules]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import polars as pl
 import xlsxwriter
 
 from kommunaltypen.codebook import MULTI_COLUMN_KINDS, default_codebook
@@ -17,21 +17,23 @@ from kommunaltypen.report.renderers.common import table_view
 from kommunaltypen.report.renderers.xlsx import SafeSheet, write_table
 
 
-def _frame_sheet(workbook: Any, name: str, frame: pd.DataFrame) -> None:
+def _frame_sheet(workbook: Any, name: str, columns: list[str], rows: Any) -> None:
     ws = workbook.add_worksheet(name)
     sheet = SafeSheet(workbook, ws)
     head = sheet.fmt(bold=True, bottom=1)
-    for c, col in enumerate(frame.columns):
+    for c, col in enumerate(columns):
         sheet.write(0, c, str(col), head)
-    for r, rec in enumerate(frame.itertuples(index=False), start=1):
+    for r, rec in enumerate(rows, start=1):
         for c, value in enumerate(rec):
             if isinstance(value, float) and value != value:
                 value = None
-            elif hasattr(value, "item"):
-                value = value.item()
             sheet.write(r, c, value)
     ws.freeze_panes(1, 0)
-    ws.set_column(0, max(0, len(frame.columns) - 1), 14)
+    ws.set_column(0, max(0, len(columns) - 1), 14)
+
+
+def _polars_sheet(workbook: Any, name: str, frame: pl.DataFrame) -> None:
+    _frame_sheet(workbook, name, list(frame.columns), frame.iter_rows())
 
 
 def _codebook_rows(lang: str) -> list[list[Any]]:
@@ -66,46 +68,45 @@ def write_xlsx(
             write_table(
                 workbook, view, lang, t("report.xlsx.sheet_table", lang=lang, number=number)
             )
-        assignments = data.assignments.copy()
-        if "type" in assignments:
-            assignments.insert(
-                2,
-                "label",
-                assignments["type"].map(
-                    lambda v: data.type_label(v, lang) if isinstance(v, str) else None
-                ),
-            )
-        _frame_sheet(workbook, t("report.xlsx.sheet_assignments", lang=lang), assignments)
+        if data.claims is not None:  # the Thesen-Check
+            from kommunaltypen.claims import write_claims_sheet
+
+            write_claims_sheet(workbook, data.claims, lang)
+        assignments = data.assignments
+        if "type" in assignments.columns:
+            labels = {tid: data.type_label(tid, lang) for tid in data.type_ids}
+            for tid in assignments["type"].drop_nulls().unique().to_list():
+                labels.setdefault(tid, data.type_label(tid, lang))
+            label = assignments["type"].replace_strict(labels, default=None, return_dtype=pl.String)
+            cols = assignments.get_columns()  # a new frame: the result's stays as it is
+            cols.insert(min(2, len(cols)), label.alias("label"))
+            assignments = pl.DataFrame(cols)
+        _polars_sheet(workbook, t("report.xlsx.sheet_assignments", lang=lang), assignments)
         header = t("report.xlsx.codebook_header", lang=lang).split("|")
         _frame_sheet(
-            workbook,
-            t("report.xlsx.sheet_codebook", lang=lang),
-            pd.DataFrame(_codebook_rows(lang), columns=header),
+            workbook, t("report.xlsx.sheet_codebook", lang=lang), header, _codebook_rows(lang)
         )
         recs = all_recommendations(data, lang, publication, min_n)
         header = t("report.xlsx.recs_header", lang=lang).split("|")
         _frame_sheet(
             workbook,
             t("report.xlsx.sheet_recommendations", lang=lang),
-            pd.DataFrame(
+            header,
+            [
                 [
-                    [
-                        r.rule_id,
-                        r.topic,
-                        r.type_label,
-                        r.value_text,
-                        r.total_text,
-                        r.table,
-                        r.row_label,
-                        r.advice,
-                    ]
-                    for r in recs
-                ],
-                columns=header,
-            ),
+                    r.rule_id,
+                    r.topic,
+                    r.type_label,
+                    r.value_text,
+                    r.total_text,
+                    r.table,
+                    r.row_label,
+                    r.advice,
+                ]
+                for r in recs
+            ],
         )
-        rejected = data.rejected if data.rejected is not None else pd.DataFrame()
-        _frame_sheet(workbook, t("report.xlsx.sheet_rejected", lang=lang), rejected)
+        _polars_sheet(workbook, t("report.xlsx.sheet_rejected", lang=lang), data.rejected)
     finally:
         workbook.close()
     return path

@@ -13,7 +13,7 @@ collected together (``pl.collect_all``); no Python loop runs over municipalities
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,23 +25,14 @@ from kommunaltypen.errors import TableSpecError
 from kommunaltypen.i18n import t
 from kommunaltypen.tables import stats
 from kommunaltypen.tables.spec import TYPE_IDS, RowSpec, TableSpec
+from kommunaltypen.vocabulary import Progress, study_types
 
 TYPE_COLUMN = "__type"
 KEY_COLUMN = "__key"
 
-#: Column labels of the four types as the study's tables print them (normalised spelling).
-STUDY_TYPE_LABELS_DE = {
-    "bedaechtige": "Bedächtige",
-    "optimierer": "Optimierer",
-    "serviceorientierte": "Serviceorientierte",
-    "community_manager": "Community Manager",
-}
-STUDY_TYPE_LABELS_EN = {
-    "bedaechtige": "Cautious",
-    "optimierer": "Optimisers",
-    "serviceorientierte": "Service-oriented",
-    "community_manager": "Community managers",
-}
+#: Column labels of the four types (``data/types.yaml`` through :mod:`kommunaltypen.vocabulary`).
+STUDY_TYPE_LABELS_DE = {info.id: info.label_de for info in study_types()}
+STUDY_TYPE_LABELS_EN = {info.id: info.label_en for info in study_types()}
 
 OUTPUT_COLUMNS = (
     "table",
@@ -64,10 +55,12 @@ OUTPUT_COLUMNS = (
     "column_label_en",
     "study_label",
     "part",
+    "row_id",
+    "column_id",
 )
 
-#: progress callback ``(stage, fraction done)`` as in ``kommunaltypen.io``
-Progress = Callable[[str, float], None]
+#: version of the dict form of a table (:meth:`TableResult.to_dict`)
+TABLE_FORMAT = 1
 
 
 # ----------------------------------------------------------------------------- results
@@ -83,19 +76,68 @@ class ColumnDef:
     def label(self, lang: str = "de") -> str:
         return self.label_en if lang == "en" else self.label_de
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.key, "label_de": self.label_de, "label_en": self.label_en} | (
+            {"total": True} if self.total else {}
+        )
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> ColumnDef:
+        return cls(raw["id"], raw["label_de"], raw["label_en"], bool(raw.get("total", False)))
+
 
 @dataclass
 class Cell:
     column: ColumnDef
     value: float | None
-    n: int
+    n: int | None  # None only where publication mode hid the cell (``hidden``)
     successes: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
     bold: bool = False
+    #: hidden by publication mode when the result was made publishable (value, n removed)
+    hidden: bool = False
 
     def suppressed(self, min_n: int) -> bool:
-        return self.n < min_n
+        return self.hidden or (self.n is not None and self.n < min_n)
+
+    def to_dict(self, *, hide: bool = False) -> dict[str, Any]:
+        if hide or self.hidden:
+            return {"column": self.column.key, "hidden": True}
+        return {
+            "column": self.column.key,
+            "value": self.value,
+            "n": self.n,
+            "successes": self.successes,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "bold": self.bold,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], column: ColumnDef) -> Cell:
+        if raw.get("hidden"):
+            return cls(column, None, None, hidden=True)
+        return cls(
+            column,
+            _float(raw.get("value")),
+            None if raw.get("n") is None else int(raw["n"]),
+            _float(raw.get("successes")),
+            _float(raw.get("ci_low")),
+            _float(raw.get("ci_high")),
+            bool(raw.get("bold", False)),
+        )
+
+
+def _float(value: Any) -> float | None:
+    """A number of the dict form (JSON has no NaN: None stands for it)."""
+    return None if value is None else float(value)
+
+
+def _json_float(value: float | None) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
 
 
 @dataclass
@@ -105,11 +147,37 @@ class RowResult:
     test: stats.TestResult | None = None
     partner: RowResult | None = None  # the "geplant" row of a Table 12 "angeboten" row
 
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
     def cell(self, column_label: str) -> Cell:
+        """The cell of a column, by column id (or label)."""
         for c in self.cells:
-            if column_label in (c.column.label_de, c.column.label_en, c.column.key):
+            if column_label == c.column.key:
+                return c
+        for c in self.cells:
+            if column_label in (c.column.label_de, c.column.label_en):
                 return c
         raise KeyError(column_label)
+
+    def to_dict(self, *, hidden: frozenset[str] = frozenset()) -> dict[str, Any]:
+        test = self.test
+        return {
+            "id": self.spec.id,
+            "spec": self.spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+            | {"id": self.spec.id, "label_de": self.spec.label_de, "measure": self.spec.measure},
+            "cells": [c.to_dict(hide=c.column.key in hidden) for c in self.cells],
+            "test": None
+            if test is None
+            else {
+                "test": test.test,
+                "statistic": _json_float(test.statistic),
+                "p_value": _json_float(test.p_value),
+                "effect_size": _json_float(test.effect_size),
+                "effect_name": test.effect_name,
+            },
+        }
 
 
 @dataclass
@@ -121,6 +189,64 @@ class TableResult:
     @property
     def number(self) -> int:
         return self.spec.number
+
+    def row(self, row_id: str) -> RowResult:
+        """The row with id ``row_id`` (KeyError if there is none)."""
+        for r in self.rows:
+            if r.spec.id == row_id:
+                return r
+        raise KeyError(row_id)
+
+    def hidden_cells(self, min_n: int) -> dict[str, frozenset[str]]:
+        """Publication mode: per row id, the column ids of the cells with n < ``min_n``."""
+        return {
+            r.spec.id: frozenset(c.column.key for c in r.cells if c.suppressed(min_n))
+            for r in self.rows
+        }
+
+    def to_dict(self, *, publication: bool = False, min_n: int = 5) -> dict[str, Any]:
+        """Everything of the table as JSON-ready data (ids, declaration, cells, tests).
+
+        With ``publication`` every cell with n < ``min_n`` is written without value, n and
+        interval (``{"column": id, "hidden": true}``), as in the CSV."""
+        hidden = self.hidden_cells(min_n) if publication else {}
+        return {
+            "format": TABLE_FORMAT,
+            "spec": self.spec.model_dump(mode="json", by_alias=True, exclude={"rows"})
+            | {"rows": []},
+            "columns": [c.to_dict() for c in self.columns],
+            "rows": [r.to_dict(hidden=hidden.get(r.spec.id, frozenset())) for r in self.rows],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> TableResult:
+        """The inverse of :meth:`to_dict` (Table 12's pairs linked again)."""
+        columns = [ColumnDef.from_dict(c) for c in raw["columns"]]
+        by_id = {c.key: c for c in columns}
+        rows_raw = list(raw["rows"])
+        spec = TableSpec.model_validate(
+            {**raw["spec"], "rows": [r["spec"] for r in rows_raw]}, context={"trusted": True}
+        )
+        result = cls(spec, columns)
+        for row_spec, r in zip(spec.rows, rows_raw, strict=True):
+            test = r.get("test")
+            result.rows.append(
+                RowResult(
+                    row_spec,
+                    [Cell.from_dict(c, by_id[c["column"]]) for c in r["cells"]],
+                    None
+                    if test is None
+                    else stats.TestResult(
+                        test["test"],
+                        _nan(test.get("statistic")),
+                        _nan(test.get("p_value")),
+                        _nan(test.get("effect_size")),
+                        test["effect_name"],
+                    ),
+                )
+            )
+        link_parts(result)
+        return result
 
     def to_frame(self, *, publication: bool = False, min_n: int = 5) -> pl.DataFrame:
         """Long format, one line per cell (see ``OUTPUT_COLUMNS``).
@@ -139,8 +265,10 @@ class TableResult:
                     row.partner.cell(cell.column.key) if row.partner is not None else None
                 )
                 value2 = partner_cell.value if partner_cell is not None else None
-                sup = publication and cell.suppressed(min_n)
-                sup2 = publication and partner_cell is not None and partner_cell.suppressed(min_n)
+                sup = cell.hidden or (publication and cell.suppressed(min_n))
+                sup2 = partner_cell is not None and (
+                    partner_cell.hidden or (publication and partner_cell.suppressed(min_n))
+                )
                 rec: dict[str, Any] = {
                     "table": self.spec.number,
                     "row_label": rs.label_de,
@@ -162,6 +290,8 @@ class TableResult:
                     "column_label_en": cell.column.label_en,
                     "study_label": rs.study_label,
                     "part": rs.part,
+                    "row_id": rs.id,
+                    "column_id": cell.column.key,
                 }
                 if publication:
                     rec["value"] = hidden if sup else _fmt(cell.value, rs.precision)
@@ -191,8 +321,14 @@ class TableResult:
             "column_label_en": pl.String,
             "study_label": pl.String,
             "part": pl.String,
+            "row_id": pl.String,
+            "column_id": pl.String,
         }
         return pl.DataFrame(records, schema=schema, orient="row")
+
+
+def _nan(value: Any) -> float:
+    return math.nan if value is None else float(value)
 
 
 def _fmt(value: float | None, precision: int) -> str | None:
@@ -679,7 +815,7 @@ def compute_tables(
             for c, mark in zip(group_cells, marks, strict=True):
                 c.bold = mark
             result.rows.append(RowResult(row, cells, test))
-        _link_parts(result)
+        link_parts(result)
         results.append(result)
         if progress is not None:
             progress("tables", len(results) / len(plans))
@@ -727,12 +863,24 @@ def _rank_sums(counts: pl.DataFrame, value: str) -> tuple[dict[str, float], floa
     return sums, float((t**3 - t).sum())
 
 
-def _link_parts(result: TableResult) -> None:
-    """Attach each "geplant" row to its "angeboten" row (value2 of Table 12 cells)."""
-    planned = {r.spec.study_label: r for r in result.rows if r.spec.part == "geplant"}
+def pair_parts(rows: Sequence[tuple[str, str | None, str | None]]) -> dict[str, str]:
+    """Table 12's offered/planned pairs: ``{offered row id: planned row id}`` from
+    ``(row id, part, study_label)`` of each row — the one rule that pairs them (rows with the
+    same ``study_label``, ``part`` "angeboten" and "geplant")."""
+    planned = {label: rid for rid, part, label in rows if part == "geplant" and label}
+    return {
+        rid: planned[label] for rid, part, label in rows if part == "angeboten" and label in planned
+    }
+
+
+def link_parts(result: TableResult) -> None:
+    """Attach each "geplant" row to its "angeboten" row (value2 of Table 12 cells).
+
+    Uses :func:`pair_parts`; outputs, report and charts use ``RowResult.partner``."""
+    pairs = pair_parts([(r.spec.id, r.spec.part, r.spec.study_label) for r in result.rows])
+    by_id = {r.spec.id: r for r in result.rows}
     for r in result.rows:
-        if r.spec.part == "angeboten" and r.spec.study_label in planned:
-            r.partner = planned[r.spec.study_label]
+        r.partner = by_id[pairs[r.spec.id]] if r.spec.id in pairs else None
 
 
 def tables_frame(

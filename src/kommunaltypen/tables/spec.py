@@ -10,6 +10,7 @@ naming the file, the table and the row.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -41,7 +42,20 @@ PERCENT_MEASURES = frozenset({"share", "share_none", "type_share", "mean_ratio"}
 #: measures whose cell value is a proportion of base rows (binomial: Wilson CI, chi-square)
 PROPORTION_MEASURES = frozenset({"share", "share_none", "type_share"})
 
-TYPE_IDS = ("bedaechtige", "optimierer", "serviceorientierte", "community_manager")
+from kommunaltypen.vocabulary import TYPE_IDS  # noqa: E402  (declared once, in types.yaml)
+
+#: what a row id looks like (explicit ``id:`` or derived from ``label_de``)
+ROW_ID = re.compile(r"[a-z0-9][a-z0-9_]*")
+
+
+def slug(text: str) -> str:
+    """A stable ASCII id for a label: ``"Bedächtige"`` → ``"bedaechtige"`` (lower case,
+    umlauts transliterated, every run of other characters → ``_``)."""
+    text = str(text).strip().lower()
+    for src, dst in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
+        text = text.replace(src, dst)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
 
 
 class _Model(BaseModel):
@@ -74,6 +88,9 @@ class ColumnSet(_Model):
 
 
 class RowSpec(_Model):
+    #: stable id of the row, unique in its table (explicit ``id:``, else derived once from
+    #: ``label_de`` by :func:`slug`); outputs, charts, profiles and recommendations use it
+    id: str = ""
     label_de: str = Field(min_length=1)
     label_en: str | None = None
     measure: Measure
@@ -87,11 +104,25 @@ class RowSpec(_Model):
     where: tuple[Condition, ...] = ()
     precision: int = Field(default=1, ge=0, le=6)
     study_label: str | None = None
+    study_label_en: str | None = None
     part: Literal["angeboten", "geplant"] | None = None
     test: TestName = "auto"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_id(cls, raw: object) -> object:
+        """A row without ``id:`` gets the slug of its German label (deterministic)."""
+        if isinstance(raw, dict) and not raw.get("id") and isinstance(raw.get("label_de"), str):
+            return {**raw, "id": slug(raw["label_de"])}
+        return raw
+
     @model_validator(mode="after")
     def _fields_for_measure(self) -> RowSpec:
+        if not ROW_ID.fullmatch(self.id):
+            raise ValueError(
+                f"row id {self.id!r} is not usable; expected lower-case letters, digits and "
+                "'_' (e.g. 'strategie_vorhanden'); set 'id:' on the row"
+            )
         m = self.measure
         need: dict[str, tuple[str, ...]] = {
             "centre": ("column",),
@@ -123,6 +154,8 @@ class RowSpec(_Model):
             )
         if (self.part is None) != (self.study_label is None):
             raise ValueError("'part' and 'study_label' must be given together")
+        if self.study_label_en is not None and self.study_label is None:
+            raise ValueError("'study_label_en' needs 'study_label' and 'part'")
         return self
 
     # -- derived -----------------------------------------------------------------------------
@@ -141,6 +174,12 @@ class RowSpec(_Model):
 
     def label(self, lang: str = "de") -> str:
         return (self.label_en or self.label_de) if lang == "en" else self.label_de
+
+    def pair_label(self, lang: str = "de") -> str:
+        """Label of an offered/planned pair (Table 12): the study's label of the pair."""
+        if lang == "en" and self.study_label_en:
+            return self.study_label_en
+        return self.study_label or self.label(lang)
 
     def referenced_columns(self) -> list[str]:
         cols: list[str] = []
@@ -170,7 +209,31 @@ class TableSpec(_Model):
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:
             raise ValueError(f"duplicate row labels: {dupes}")
+        ids = [r.id for r in self.rows]
+        dupes = sorted({x for x in ids if ids.count(x) > 1})
+        if dupes:
+            raise ValueError(
+                f"duplicate row ids {dupes} (explicit 'id:' or derived from 'label_de'); "
+                "expected a unique id per row: set a distinct 'id:' on these rows"
+            )
+        pairs: dict[str, list[str]] = {}
+        for r in self.rows:
+            if r.part is not None and r.study_label is not None:
+                pairs.setdefault(r.study_label, []).append(r.part)
+        for label, parts in pairs.items():
+            if sorted(parts) not in (["angeboten"], ["angeboten", "geplant"], ["geplant"]):
+                raise ValueError(
+                    f"study_label {label!r}: parts {parts}; expected at most one 'angeboten' "
+                    "and one 'geplant' row"
+                )
         return self
+
+    def row(self, row_id: str) -> RowSpec:
+        """The row with id ``row_id`` (KeyError if there is none)."""
+        for r in self.rows:
+            if r.id == row_id:
+                return r
+        raise KeyError(row_id)
 
     def caption(self, lang: str = "de") -> str:
         return (self.caption_en or self.caption_de) if lang == "en" else self.caption_de

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from kommunaltypen.i18n import t
 from kommunaltypen.report import fmt
-from kommunaltypen.report.charts import column_label
-from kommunaltypen.report.model import TYPE_IDS, ReportData, TableModel, default_type_labels
+from kommunaltypen.report.model import ReportData, TableModel
 
 
 @dataclass
@@ -62,7 +61,7 @@ def table_view(
 ) -> TableView:
     """Display strings of ``table`` (suppression applied when ``publication``)."""
     del data
-    columns = [column_label(c.key, c.label, lang, c.label_en) for c in table.columns]
+    columns = [c.display(lang) for c in table.columns]
     rows: list[RowView] = []
     for row in table.rows:
         cells = []
@@ -90,9 +89,7 @@ def table_view(
         rows.append(
             RowView(
                 key=row.key,
-                label=(
-                    default_type_labels()[row.key][lang] if row.key in TYPE_IDS else row.label(lang)
-                ),
+                label=row.label(lang),
                 cells=cells,
                 p_value=fmt.p_value(row.p_value, lang) if row.p_value is not None else "",
                 p_raw=row.p_value,

@@ -1,0 +1,76 @@
+"""The PDF profile of one municipality: the :class:`~kommunaltypen.selfcheck.view.ProfileView`
+rendered with the Jinja template ``templates/profile.html.j2`` and WeasyPrint (A4, tagged
+PDF/UA-1 with the document language and title)."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from importlib import resources
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from kommunaltypen.errors import KommunaltypenError
+from kommunaltypen.i18n import t, use_lang
+from kommunaltypen.selfcheck.view import ProfileView
+from kommunaltypen.vocabulary import type_colour
+
+#: WeasyPrint's PDF variant: PDF/UA-1 (tagged, with language, title and embedded fonts)
+PDF_VARIANT = "pdf/ua-1"
+
+
+@cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("kommunaltypen.selfcheck", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["t"] = t
+    return env
+
+
+@cache
+def _css() -> str:
+    report = resources.files("kommunaltypen.report") / "static" / "report.css"
+    own = resources.files("kommunaltypen.selfcheck") / "static" / "profile.css"
+    return report.read_text("utf-8") + "\n" + own.read_text("utf-8")
+
+
+def render_profile_html(view: ProfileView, lang: str | None = None) -> str:
+    """The print HTML of the profile (what WeasyPrint renders)."""
+    lang = lang or view.lang
+    reasons: dict[str, int] = {}
+    for topic in view.topics:
+        for row in topic.rows:
+            for cell in row.cells:
+                if cell.suppressed and cell.reason and cell.reason not in reasons:
+                    reasons[cell.reason] = len(reasons) + 1
+    colours = {b.type_id: b.colour for b in view.bars}
+    for rec in view.recommendations:
+        if rec.type_id and rec.type_id not in colours:
+            colours[rec.type_id] = type_colour(rec.type_id)
+    with use_lang(lang):
+        return (
+            _environment()
+            .get_template("profile.html.j2")
+            .render(v=view, css=_css(), reasons=reasons, colours=colours)
+        )
+
+
+def render_profile_pdf(view: ProfileView, lang: str | None = None) -> bytes:
+    """The PDF profile (A4, tagged) of ``view`` as bytes. ``lang`` defaults to the view's own
+    language (the texts of the view are already in it)."""
+    try:
+        from weasyprint import HTML
+    except (ImportError, OSError) as exc:  # missing Pango/cairo system libraries
+        raise KommunaltypenError(t("selfcheck.pdf.failed", error=exc)) from exc
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    html = render_profile_html(view, lang)
+    pdf = HTML(string=html, base_url=None).write_pdf(pdf_variant=PDF_VARIANT)
+    if pdf is None:  # pragma: no cover - write_pdf without a target returns bytes
+        raise KommunaltypenError(t("selfcheck.pdf.failed", error="no output"))
+    return bytes(pdf)

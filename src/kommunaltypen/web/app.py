@@ -1,0 +1,174 @@
+"""The application factory.
+
+``create_app(settings)`` builds the FastAPI application; the database is opened, migrated and
+(on first start) filled with the municipality directory in the lifespan, i.e. when the server
+starts, not at import. ``uvicorn --factory kommunaltypen.web.app:create_app`` (what
+``kommunaltypen serve`` runs) calls it without arguments: the settings then come from the
+``KOMMUNALTYPEN_*`` environment variables, in every worker process alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, nullcontext
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from kommunaltypen import __version__
+from kommunaltypen.web.deps import AppState
+from kommunaltypen.web.middleware import RequestContextMiddleware
+from kommunaltypen.web.problems import install_handlers
+from kommunaltypen.web.settings import Settings
+
+log = logging.getLogger("kommunaltypen.web")
+
+API_PREFIX = "/api/v1"
+
+
+def _prepare(engine: Engine) -> None:
+    from kommunaltypen import store
+
+    store.prepare_database(engine)
+
+
+def prepare_database(settings: Settings) -> None:
+    """Migrate the database to the newest schema and load the directory (idempotent). Run
+    once by ``kommunaltypen serve`` before the workers start, and again (a no-op then) by each
+    worker's lifespan."""
+    from kommunaltypen import store
+
+    engine = store.make_engine(settings.database_url or "")
+    try:
+        _prepare(engine)
+    finally:
+        engine.dispose()
+
+
+def _open_state(settings: Settings) -> AppState:
+    from kommunaltypen import service, store
+
+    engine = store.make_engine(settings.database_url or "")
+    try:
+        _prepare(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return AppState(
+        settings=settings,
+        engine=engine,
+        sessions=store.session_factory(engine),
+        read_sessions=store.session_factory(engine, readonly=True),
+        model=service.default_model(),
+        write_lock=threading.Lock() if engine.dialect.name == "sqlite" else nullcontext(),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The web application for ``settings`` (default: from the environment)."""
+    settings = (settings or Settings()).resolved()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await run_in_threadpool(_open_state, settings)
+        app.state.kommunaltypen = state
+        log.info("database: %s", settings.database_display())
+        worker = None
+        if settings.job_worker:
+            from kommunaltypen.web.workspace_ops import JobWorker
+
+            worker = JobWorker(state).start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await run_in_threadpool(worker.stop)
+            state.engine.dispose()
+
+    app = FastAPI(
+        title="kommunaltypen",
+        version=__version__,
+        description="JSON API of kommunaltypen: classify a ranking of digitalisation goals, "
+        "search the municipality directory, store self-check submissions. Errors are RFC 9457 "
+        "problem details (application/problem+json).",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,  # the Swagger/ReDoc pages load third-party scripts: not under our CSP
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_handlers(app)
+
+    from kommunaltypen.web.routers import api
+
+    app.include_router(api.router, prefix=API_PREFIX)
+    app.include_router(api.analyst_router, prefix=API_PREFIX)
+    from kommunaltypen.web.routers import public
+
+    app.include_router(public.router)
+    from kommunaltypen.web import auth
+    from kommunaltypen.web.routers import account
+
+    app.include_router(account.router)
+    from kommunaltypen.web.routers import workspace
+
+    app.include_router(workspace.router)
+    auth.install(app)
+    static = resources.files("kommunaltypen.web") / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    from kommunaltypen.web.csrf import CSRFMiddleware
+
+    app.add_middleware(CSRFMiddleware)  # inside RequestContextMiddleware: language is set
+    app.add_middleware(
+        RequestContextMiddleware,
+        default_lang=settings.default_lang,
+        max_body_bytes=settings.max_body_bytes,
+        upload_max_bytes=settings.upload_max_bytes,
+    )
+    return app
+
+
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's OpenAPI description with every error response as what it really is: an RFC
+    9457 problem document (``application/problem+json``), instead of FastAPI's default 422
+    ``HTTPValidationError`` in ``application/json``."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    from kommunaltypen.web.schemas import Problem, ProblemFieldError
+
+    spec = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    for model in (ProblemFieldError, Problem):
+        schemas[model.__name__] = model.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+    problem_content = {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+    }
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status in ("400", "404", "405", "413", "415", "422", "500"):
+                responses.setdefault(status, {"description": "Problem"})
+            for status, response in responses.items():
+                if status[:1] in ("4", "5"):
+                    response["content"] = problem_content
+                    response.setdefault("description", "Problem")
+    app.openapi_schema = spec
+    return spec

@@ -1,0 +1,1 @@
+"""Routers per area: ``api`` (JSON API under /api/v1); ``public`` and ``workspace`` follow."""

@@ -1,0 +1,92 @@
+"""Fixtures of the end-to-end tests: a real server (uvicorn in a thread on a free loopback port,
+SQLite in a temporary directory) and headless Chromium (Debian's, via Playwright)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kommunaltypen.web import Settings, create_app
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+REPO = Path(__file__).resolve().parents[2]
+AXE = REPO / ".npm-test" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a running server."""
+    import uvicorn
+
+    data = tmp_path_factory.mktemp("e2e")
+    settings = Settings(database_url=f"sqlite:///{data / 'db.sqlite3'}", data_dir=data)
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the e2e server did not start")
+        time.sleep(0.05)
+    from kommunaltypen.web.routers import public
+
+    public.comparison_basis()  # computed once per process: not inside a timed page load
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """One Chromium per test module: Playwright's sync API keeps an event loop running in this
+    thread while it is open, which later tests' ``asyncio.run`` must not find."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script (installed by scripts/test.sh into the git-ignored .npm-test; the
+    fixture installs it with npm when it is missing)."""
+    import subprocess
+
+    if not AXE.is_file():
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--silent",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(REPO / ".npm-test"),
+                "axe-core@4.14.1",
+            ],
+            check=True,
+            timeout=300,
+        )
+    return AXE.read_text(encoding="utf-8")

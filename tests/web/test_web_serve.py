@@ -1,0 +1,99 @@
+"""``kommunaltypen serve``: help texts, a clear message without the web extra, invalid settings,
+and a real start that prints the database path but never the secret key."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from cli_helpers import run_cli
+from conftest import free_port
+
+
+@pytest.mark.parametrize(
+    ("lang", "needle"), [("de", "Startet den Webserver"), ("en", "Starts the web server")]
+)
+def test_serve_help_in_both_languages(capsys, lang: str, needle: str) -> None:
+    code, out, _ = run_cli(capsys, "--lang", lang, "serve", "--help")
+    assert code == 0
+    folded = " ".join(out.split())
+    assert needle in folded
+    for option in ("--host", "--port", "--database-url", "--workers"):
+        assert option in folded
+
+
+def test_serve_without_the_web_extra_says_how_to_install(monkeypatch, capsys) -> None:
+    real_import = importlib.import_module
+
+    def fake_import(name: str, *args, **kwargs):
+        if name in ("fastapi", "uvicorn"):
+            raise ImportError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", fake_import)
+    code, _, err = run_cli(capsys, "serve")
+    assert code == 2
+    assert "pip install 'kommunaltypen[web]'" in err
+    assert "fastapi" in err and "uvicorn" in err
+    assert "Traceback" not in err
+    code, _, err = run_cli(capsys, "--lang", "en", "serve")
+    assert "Install them with" in err
+
+
+def test_invalid_setting_is_one_clear_message(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("KOMMUNALTYPEN_DEFAULT_LANG", "fr")
+    code, _, err = run_cli(capsys, "serve")
+    assert code == 2
+    assert "KOMMUNALTYPEN_DEFAULT_LANG" in err and "'fr'" in err
+    assert "Traceback" not in err
+    monkeypatch.delenv("KOMMUNALTYPEN_DEFAULT_LANG")
+    code, _, err = run_cli(capsys, "serve", "--workers", "0")
+    assert code == 2 and "KOMMUNALTYPEN_WORKERS" in err
+
+
+def test_serve_prints_the_database_path_never_the_secret(tmp_path) -> None:
+    secret = "S3cr3t-" + "x" * 40
+    port = free_port()
+    db = tmp_path / "sub" / "kt.sqlite3"
+    env = {
+        **os.environ,
+        "KOMMUNALTYPEN_DATA_DIR": str(tmp_path / "data"),
+        "KOMMUNALTYPEN_SECRET_KEY": secret,
+    }
+    command = [sys.executable, "-m", "kommunaltypen", "serve", "--port", str(port)]
+    command.extend(["--database-url", f"sqlite:///{db}"])
+    proc = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode(errors="replace")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health") as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.3)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/kommunen?q=berlin") as r:
+            assert b"Berlin" in r.read()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0].decode(errors="replace")
+    assert f"Datenbank: {db}" in output
+    assert secret not in output
+    assert db.is_file()  # created and migrated
+    assert not (tmp_path / "data" / "secret_key").exists()  # the given key is used, not stored
