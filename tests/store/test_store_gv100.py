@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -130,12 +131,15 @@ def _shipped_csv() -> list[dict[str, str]]:
 
 
 def test_shipped_extract_is_the_parse_of_the_destatis_file():
-    source = (
-        Path(__file__).resolve().parents[3]
-        / "shared"
-        / "data"
-        / "gemeindeverzeichnis"
-        / "GV100AD_30112025.txt"
+    """Needs the project's shared data (``shared/`` beside the clone, as on the developers'
+    machines and in CI, or ``KOMMUNALTYPEN_SHARED_DIR``): fails, never skips, without it."""
+    shared = os.environ.get("KOMMUNALTYPEN_SHARED_DIR") or (
+        Path(__file__).resolve().parents[3] / "shared"
+    )
+    source = Path(shared) / "data" / "gemeindeverzeichnis" / "GV100AD_30112025.txt"
+    assert source.is_file(), (
+        f"the Destatis source {source} is missing: put the project's shared/ folder beside the "
+        "clone or set KOMMUNALTYPEN_SHARED_DIR"
     )
     with source.open(encoding="utf-8") as handle:
         stand, entries = parse_directory(handle)
