@@ -240,19 +240,11 @@ def sheet_rows(result: ClaimsResult, lang: str | None = None) -> tuple[list[str]
     return header, rows
 
 
-@cache
 def _environment():  # type: ignore[no-untyped-def]
-    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+    """The report's environment (the partial lives with the report's templates)."""
+    from kommunaltypen.report.templating import environment
 
-    env = Environment(
-        loader=PackageLoader("kommunaltypen.report", "templates"),
-        autoescape=select_autoescape(["html", "j2"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.globals["t"] = t
-    return env
+    return environment()
 
 
 def render_claims_html(

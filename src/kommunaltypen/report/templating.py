@@ -1,4 +1,5 @@
-"""The Jinja2 environment of the report (templates and CSS shipped in the package)."""
+"""The Jinja2 environments of the package's HTML (templates and CSS shipped in the package):
+the report's, and the same set-up for other packages' templates (the self-check's PDF profile)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from kommunaltypen.i18n import t
 
 
 @cache
-def environment() -> Environment:
+def environment(package: str = "kommunaltypen.report") -> Environment:
+    """The environment of ``package``'s ``templates`` folder (strict, autoescaped, with
+    ``t``); one per package, immutable after creation."""
     env = Environment(
-        loader=PackageLoader("kommunaltypen.report", "templates"),
+        loader=PackageLoader(package, "templates"),
         autoescape=select_autoescape(["html", "j2"]),
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -8,10 +8,11 @@ import logging
 from functools import cache
 from importlib import resources
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 
 from kommunaltypen.errors import KommunaltypenError
 from kommunaltypen.i18n import t, use_lang
+from kommunaltypen.report.templating import environment, static_text
 from kommunaltypen.selfcheck.view import ProfileView
 from kommunaltypen.vocabulary import type_colour
 
@@ -19,24 +20,14 @@ from kommunaltypen.vocabulary import type_colour
 PDF_VARIANT = "pdf/ua-1"
 
 
-@cache
 def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("kommunaltypen.selfcheck", "templates"),
-        autoescape=select_autoescape(["html", "j2"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.globals["t"] = t
-    return env
+    return environment("kommunaltypen.selfcheck")
 
 
 @cache
 def _css() -> str:
-    report = resources.files("kommunaltypen.report") / "static" / "report.css"
     own = resources.files("kommunaltypen.selfcheck") / "static" / "profile.css"
-    return report.read_text("utf-8") + "\n" + own.read_text("utf-8")
+    return static_text("report.css") + "\n" + own.read_text("utf-8")
 
 
 def render_profile_html(view: ProfileView, lang: str | None = None) -> str:
