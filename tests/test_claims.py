@@ -29,7 +29,7 @@ from kommunaltypen.claims import (
     write_claims_csv,
 )
 from kommunaltypen.claims.spec import AssociationClaim, TypeClaim, find_row, row_keys
-from kommunaltypen.codebook import Codebook
+from kommunaltypen.codebook import default_codebook
 from kommunaltypen.i18n import use_lang
 from kommunaltypen.tables import compute_tables, study_tables
 
@@ -64,7 +64,10 @@ def test_shipped_claims_cover_theses_and_tables():
     assert {"basiskomponenten_anzahl", "fortbildung_angebot_anzahl", "beteiligung_anzahl"} <= set(
         claims.measures
     )
-    assert claims.measures["qualifizierung_mitarbeitende"].planned_question
+    # the staff-qualification question A08 needs is a codebook question (added for it)
+    a08 = next(c for c in assoc if c.id == "A08")
+    assert a08.y == "qualifizierung_mitarbeitende" and a08.y not in claims.measures
+    assert default_codebook().question(a08.y).kind == "ordinal"
 
 
 def test_rows_by_label_are_accepted_too():
@@ -285,9 +288,12 @@ def test_bundled_reconstruction_associations_not_testable(bundled, bundled_check
     assoc = [r for r in bundled_check if r.kind == "association"]
     assert assoc
     for r in assoc:
-        if r.id == "A08":
-            assert (r.verdict, r.reason) == ("no_data", "planned_question")
-            assert "Qualifizierung" in r.reading_de and "qualification" in r.reading_en
+        if r.id == "A08":  # the 2019 survey did not ask it: the reconstruction has no answers
+            assert (r.verdict, r.reason) == ("no_data", "no_answers")
+            assert r.p_value is None and r.effect is None and r.n is None
+            assert "keine gültige Antwort" in r.reading_de and "no valid answer" in r.reading_en
+            assert "Qualifizierung der Mitarbeitenden" in r.reading_de
+            assert "qualification of staff" in r.reading_en
         else:
             assert (r.verdict, r.reason) == ("not_testable", "bundled"), r.id
             assert r.p_value is None and r.effect is None
@@ -472,42 +478,113 @@ def test_shipped_file_is_where_the_loader_looks():
     assert bundled_data_path().is_file()
 
 
-def _codebook_with_qualification():
-    raw = yamlio.safe_load((default_claims_path().parent / "codebook.yaml").read_text("utf-8"))
-    raw["questions"].append(
-        {
-            "id": "qualifizierung_mitarbeitende",
-            "kind": "ordinal",
-            "section": "personal",
-            "min": 1,
-            "max": 5,
-            "label_de": "Selbsteinschätzung Qualifizierung der Mitarbeitenden",
-            "label_en": "Self-assessed qualification of staff",
-        }
-    )
-    return Codebook.model_validate(raw)
+def _offered(data: pl.DataFrame) -> np.ndarray:
+    """Number of training topics offered per municipality (A08's x, from its declaration)."""
+    columns = load_claims().measures["fortbildung_angebot_anzahl"].columns
+    counts = data.select(pl.sum_horizontal((pl.col(c) == 1).fill_null(False) for c in columns))
+    return counts.to_series().to_numpy().astype(np.int64)
 
 
-def test_planned_question_is_checked_once_codebook_and_data_have_it(bundled):
-    codebook = _codebook_with_qualification()
-    claims = load_claims(codebook=codebook)
-    rng = np.random.default_rng(4)
-    offered = (
-        bundled.data.select(
-            pl.sum_horizontal(
-                (pl.col(c) == 1).fill_null(False)
-                for c in claims.measures["fortbildung_angebot_anzahl"].columns
-            )
-        )
-        .to_series()
-        .to_numpy()
+def _qualification(offered: np.ndarray, slope: int, seed: int) -> np.ndarray:
+    """Self-assessed qualification 1..5 that rises (slope 1), falls (-1) or does not depend
+    (0) on the training offer, with noise; about 5 % left unanswered (null)."""
+    rng = np.random.default_rng(seed)
+    centre = 3 + slope * (offered - 2) if slope else rng.integers(1, 6, len(offered))
+    values = np.clip(centre + rng.integers(-1, 2, len(offered)), 1, 5).astype(float)
+    values[rng.random(len(offered)) < 0.05] = np.nan
+    return values
+
+
+def _with_qualification(data: pl.DataFrame, values: np.ndarray) -> pl.DataFrame:
+    dtype = data.schema["qualifizierung_mitarbeitende"]
+    return data.with_columns(
+        pl.Series("qualifizierung_mitarbeitende", values, nan_to_null=True).cast(dtype)
     )
-    qualification = np.clip(1 + offered + rng.integers(-1, 2, len(offered)), 1, 5)
-    data = bundled.data.with_columns(pl.Series("qualifizierung_mitarbeitende", qualification))
-    result = evaluate_claims(data, bundled.types, bundled.tables, claims, codebook, bundled=False)
+
+
+@pytest.mark.parametrize(
+    ("slope", "verdict"), [(1, "supported"), (0, "not_supported"), (-1, "contradicted")]
+)
+def test_a08_is_checked_on_data_with_answers_to_the_qualification_question(bundled, slope, verdict):
+    """The shipped claim A08 on a wave that asked the new question: τ_b as for every ordinal
+    pair, equal to scipy's on the cases with both answers, and the verdict the planted
+    direction implies."""
+    offered = _offered(bundled.data)
+    values = _qualification(offered, slope, seed=4)
+    data = _with_qualification(bundled.data, values)
+    result = evaluate_claims(data, bundled.types, bundled.tables, bundled=False)
     r = result.result("A08")
-    assert r.method == "kendall_tau_b" and r.reason is None
-    assert r.verdict == "supported" and r.effect > 0.3
+    assert r.reason is None and r.verdict == verdict, r.reading_de
+    assert r.method == "kendall_tau_b" and r.effect_name == "tau_b"
+    keep = ~np.isnan(values)
+    ref = st.kendalltau(offered[keep], values[keep], variant="b")
+    assert r.n == keep.sum() < data.height
+    assert r.effect == pytest.approx(ref.statistic) and r.p_value == pytest.approx(ref.pvalue)
+    assert r.ci_low <= r.effect <= r.ci_high
+    if slope == 0:
+        assert r.ci_low < 0 < r.ci_high
+    else:
+        assert np.sign(r.effect) == slope and abs(r.effect) > 0.3
+    # one family with the other association claims (which now have data too: A01 etc.)
+    assert r.p_adjusted >= r.p_value and r.correction == "holm"
+
+
+def test_a08_with_spearman_when_the_claims_file_declares_it(bundled):
+    doc = yamlio.safe_load(default_claims_path().read_text("utf-8"))
+    a08 = next(c for c in doc["claims"] if c["id"] == "A08")
+    doc["claims"] = [dict(a08, method="spearman")]
+    claims = parse_claims(doc, "a08.yaml")
+    offered = _offered(bundled.data)
+    values = _qualification(offered, 1, seed=5)
+    data = _with_qualification(bundled.data, values)
+    r = evaluate_claims(data, bundled.types, bundled.tables, claims, bundled=False).result("A08")
+    keep = ~np.isnan(values)
+    ref = st.spearmanr(offered[keep], values[keep])
+    assert (r.method, r.effect_name, r.verdict) == ("spearman_rho", "rho", "supported")
+    assert r.effect == pytest.approx(ref.statistic) and r.p_value == pytest.approx(ref.pvalue)
+
+
+def test_a08_without_answers_says_why(bundled, tmp_path):
+    """A file in the 2019 layout (no qualification column) is read with a warning that the
+    column stays empty; A08 then has no data and the reason says there are no answers."""
+    from kommunaltypen.reconstruct import load_bundled
+    from kommunaltypen.validate import validate_file
+
+    old = tmp_path / "welle_2019.csv"
+    load_bundled().drop("qualifizierung_mitarbeitende").write_csv(old)
+    data, report = validate_file(old)
+    assert report.rows_rejected == 0
+    absent = [w for w in report.warnings if w.rule == "missing_columns"]
+    assert absent and "qualifizierung_mitarbeitende" in absent[0].message
+    assert data["qualifizierung_mitarbeitende"].null_count() == data.height
+    assert data.drop("qualifizierung_mitarbeitende").equals(
+        bundled.data.drop("qualifizierung_mitarbeitende")
+    )
+    check = evaluate_claims(data, bundled.types, bundled.tables, bundled=False)
+    r = check.result("A08")
+    assert (r.verdict, r.reason) == ("no_data", "no_answers")
+    assert "Selbsteinschätzung der Qualifizierung" in r.reason_de
+    assert "Self-assessed qualification" in r.reason_en
+
+
+def test_a_planned_question_the_codebook_lacks_gives_no_data(bundled):
+    """A claims file may still name a column the codebook lacks (planned_question: true)."""
+    measure = {
+        "id": "fuehrungskultur",
+        "kind": "column",
+        "column": "fuehrungskultur",
+        "scale": "ordinal",
+        "planned_question": True,
+        "label_de": "Selbsteinschätzung der Führungskultur",
+        "label_en": "Self-assessed leadership culture",
+    }
+    doc = _file(dict(BASE_ASSOC, y="fuehrungskultur"), measures=[measure])
+    result = evaluate_claims(
+        bundled.data, bundled.types, bundled.tables, parse_claims(doc, "f.yaml"), bundled=False
+    )
+    r = result.result("X1")
+    assert (r.verdict, r.reason) == ("no_data", "planned_question")
+    assert "Führungskultur" in r.reading_de and "leadership culture" in r.reading_en
 
 
 def test_a_measure_may_not_take_another_columns_name():
@@ -570,3 +647,21 @@ def test_views_follow_the_calls_language_and_escape_texts(bundled):
     assert "Claims check" in html
     html = render_claims_html(result, "de")
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_claims_command_checks_a08_on_a_file_with_answers(capsys, tmp_path):
+    """From a data file through the reader, validation and the command: a wave that asked the
+    qualification question gets A08 tested."""
+    from kommunaltypen.reconstruct import load_bundled
+
+    frame = load_bundled()
+    offered = _offered(frame)  # item non-response (-9) counts as "not offered", as in the data
+    values = _qualification(offered, 1, seed=6)
+    path = tmp_path / "welle_neu.csv"
+    _with_qualification(frame, values).write_csv(path)
+    out_csv = tmp_path / "claims.csv"
+    code, _, err = run_cli(capsys, "claims", str(path), "--csv", str(out_csv))
+    assert code == 0, err
+    row = pl.read_csv(out_csv).filter(pl.col("id") == "A08").row(0, named=True)
+    assert (row["verdict"], row["method"], row["reason"]) == ("supported", "kendall_tau_b", None)
+    assert row["n"] == int((~np.isnan(values)).sum())

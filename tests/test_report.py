@@ -414,3 +414,88 @@ def test_new_unnamed_types_are_reported(tmp_path):
     assert "Neuer Typ 1" in summary
     svg = (out / "charts" / "tabelle_07.svg").read_text(encoding="utf-8")
     assert "Neuer Typ 1" in svg and "#56b4e9" in svg.lower()
+
+
+def test_planned_chart_sizes_are_the_png_sizes(rendered):
+    """The print HTML refers to each chart by its planned pixel size before it is drawn (so the
+    PDF is laid out while the charts are drawn): the plans must match the PNGs, which are RGB
+    (no alpha channel for WeasyPrint to split off)."""
+    from PIL import Image
+
+    from kommunaltypen.report.chartplan import plan_charts
+    from kommunaltypen.report.html import context, render_html
+
+    out, _ = rendered
+    data = load_output_dir(out)
+    plans = plan_charts(data, "de")
+    assert [p.id for p in plans] == CHART_IDS
+    for plan in plans:
+        with Image.open(out / "charts" / f"{plan.id}.png") as image:
+            assert (plan.width, plan.height) == image.size, plan.id
+            assert image.mode == "RGB", plan.id
+    html = render_html(context(data, plans, "de", False, 5, "print"))
+    sizes = re.findall(
+        r'<svg class="png"[^>]* width="(\d+)" height="(\d+)"[^>]*><image href="charts/([a-z0-9_]+)'
+        r'\.png" width="(\d+)" height="(\d+)"',
+        html,
+    )
+    assert [(s[2], int(s[0]), int(s[1])) for s in sizes] == [
+        (p.id, p.width, p.height) for p in plans
+    ]
+    assert all(s[0:2] == s[3:5] for s in sizes)
+    assert "<br>" not in "".join(re.findall(r'<table class="data print".*?</table>', html, re.S))
+
+
+def test_pdf_embeds_every_chart(rendered):
+    """Each chart is fetched only when WeasyPrint paints its page; every one must be in the
+    PDF (an image WeasyPrint cannot load would be left out silently), without a soft mask."""
+    out, _ = rendered
+    listing = subprocess.run(
+        ["pdfimages", "-list", str(out / "report.pdf")], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[2:]
+    kinds = [line.split()[2] for line in listing]
+    assert kinds.count("image") == len(CHART_IDS)
+    assert "smask" not in kinds
+
+
+def test_pdf_in_one_process_equals_the_worker_pdf(rendered, tmp_path, monkeypatch):
+    """Without the worker process (``KOMMUNALTYPEN_REPORT_WORKERS=1``) the same PDF pages."""
+    out = tmp_path / "one"
+    shutil.copytree(rendered[0], out)
+    for name in ("report.pdf", "report.html", "report.xlsx"):
+        (out / name).unlink()
+    shutil.rmtree(out / "charts")
+    monkeypatch.setenv("KOMMUNALTYPEN_REPORT_WORKERS", "1")
+    pdf = render_report(out, lang="de", formats=("pdf",))["pdf"]
+    texts = [
+        subprocess.run(["pdftotext", "-layout", str(p), "-"], capture_output=True, text=True)
+        for p in (pdf, rendered[0] / "report.pdf")
+    ]
+    assert texts[0].stdout == texts[1].stdout and "Tabellenanhang" in texts[0].stdout
+    assert not (out / "report.html").exists()
+
+
+def test_failing_chart_stops_the_pdf_worker(rendered, tmp_path, monkeypatch):
+    """A chart that cannot be drawn: the error reaches the caller at once (the waiting PDF
+    worker gives up and is ended), no PDF is written."""
+    import time
+
+    from kommunaltypen.report import charts
+
+    out = tmp_path / "fail"
+    shutil.copytree(rendered[0], out)
+    (out / "report.pdf").unlink()
+    draw = charts.draw_chart
+
+    def failing(data, plan, *args):
+        if plan.id == "tabelle_05":
+            raise RuntimeError("chart kaputt")
+        return draw(data, plan, *args)
+
+    monkeypatch.setenv("KOMMUNALTYPEN_REPORT_WORKERS", "2")
+    monkeypatch.setattr(charts, "draw_chart", failing)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="chart kaputt"):
+        render_report(out, lang="de")
+    assert time.monotonic() - started < 120  # not the worker's 600 s chart timeout
+    assert not (out / "report.pdf").exists()

@@ -112,6 +112,86 @@ def test_check_answers_many_equals_one_by_one(bundled_rows) -> None:
     assert len(together[4].problems) == 2
 
 
+def _as_numbers(answers: dict[str, str]) -> dict[str, object]:
+    """The answers as a JSON client sends them: whole numbers as numbers, empty cells absent."""
+    out: dict[str, object] = {}
+    for column, text in answers.items():
+        if text == "":
+            continue
+        out[column] = int(text) if text.lstrip("-").isdigit() else text
+    return out
+
+
+def test_numbers_and_their_text_get_the_same_check(bundled_rows) -> None:
+    """An answer set sent as numbers is checked with fewer polars expressions (typed columns,
+    service._answers_frame) but must get exactly the check of the same values as text —
+    rows, problems and words — for valid and invalid values alike."""
+    cases = [
+        bundled_rows[0],
+        bundled_rows[17],
+        dict(bundled_rows[1], kommunenart="77"),  # unknown code
+        dict(bundled_rows[2], einwohner="-3", bundesland="99"),  # out of range, unknown code
+        dict(bundled_rows[3], bundesland="-9"),  # a missing code
+        dict(bundled_rows[4], ziele_effizienz="1", ziele_buergernaehe="1"),  # repeated rank
+        dict(bundled_rows[5], einwohner="99999999999999999999999"),  # beyond Int64
+        dict(bundled_rows[6], einwohner="300"),
+    ]
+    for answers in cases:
+        numbers = _as_numbers(answers)
+        assert any(isinstance(v, int) for v in numbers.values())
+        as_text = {k: v for k, v in answers.items() if v != ""}
+        for lang in ("de", "en"):
+            with use_lang(lang):
+                assert service.check_answers(numbers) == service.check_answers(as_text), answers
+    # numbers and text mixed in one column of one pass, and values of other Python types
+    batch = [
+        _as_numbers(bundled_rows[0]),
+        dict(_as_numbers(bundled_rows[1]), kommunenart="2"),
+        dict(_as_numbers(bundled_rows[2]), kommunenart=2.0, einwohner=1500.5),
+        dict(_as_numbers(bundled_rows[3]), kommunenart=True),  # a ticked box: code 1
+    ]
+    together = service.check_answers_many(batch)
+    assert together == [service.check_answers(answers) for answers in batch]
+    as_text = [
+        {k: service._cell_text(v) for k, v in answers.items() if v is not None} for answers in batch
+    ]
+    assert together == [service.check_answers(answers) for answers in as_text]
+    assert [c.ok for c in together] == [True, True, False, True]
+
+
+def test_the_validation_plan_belongs_to_its_codebook(bundled_rows) -> None:
+    """The compiled rule expressions are kept per codebook object: a changed copy gets its
+    own plan (never a stale one), and a plan leaves with its codebook."""
+    import gc
+
+    from kommunaltypen import validate
+    from kommunaltypen.codebook import default_codebook
+
+    cb = default_codebook()
+    assert validate._plan(cb) is validate._plan(cb)
+    question = cb.question("einwohner")
+    copy = cb.model_copy(
+        update={
+            "questions": tuple(
+                q.model_copy(update={"max": 1000.0}) if q is question else q for q in cb.questions
+            )
+        }
+    )
+    assert validate._plan(copy) is not validate._plan(cb)
+    answers = dict(_as_numbers(bundled_rows[0]), einwohner=5000)
+    assert service.check_answers(answers).ok
+    refused = service.check_answers(answers, codebook=copy)
+    assert [p.rule for p in refused.problems] == ["out_of_range"]
+    with use_lang("en"):  # the expectations are in the call's language, plan or not
+        assert (
+            "from 1 to 1000" in service.check_answers(answers, codebook=copy).problems[0].expected
+        )
+    key = id(copy)
+    del copy, refused
+    gc.collect()
+    assert key not in validate._PLANS
+
+
 # ------------------------------------------------------------------------------ analyse
 def test_analyse_from_bytes_and_upload_equals_the_path() -> None:
     path = bundled_data_path()

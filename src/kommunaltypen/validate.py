@@ -14,7 +14,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +26,7 @@ import polars as pl
 
 from kommunaltypen.codebook import MULTI_COLUMN_KINDS, Codebook, Question, default_codebook
 from kommunaltypen.errors import InputFileError, KommunaltypenError
-from kommunaltypen.i18n import t
+from kommunaltypen.i18n import get_lang, t
 from kommunaltypen.io import ROW_COLUMN, Meta, Progress, SourceLike, as_source, read_data
 from kommunaltypen.io._common import INT64_LIMIT, float_as_text, pandas_to_polars
 from kommunaltypen.mapping import CellError, Mapping, load_mapping
@@ -321,20 +324,20 @@ def validate_frame(
 
     if frame.height == 0:
         raise InputFileError(t("validate.no_rows", file=source))
+    plan = _plan(cb)
     schema = dict(frame.schema)
-    raw_stats = _integer_stats(frame, cb)
+    raw_stats = _integer_stats(frame, cb, schema)
     clean = _without_missing_codes(raw_stats, cb)
-    values, kinds = _parse_exprs(schema, cb, clean)
+    values, kinds, flags = plan.parse(cb, schema, clean)
     if ROW_COLUMN in schema:
         row = pl.col(ROW_COLUMN).cast(pl.Int64)
     else:
         row = pl.int_range(pl.len(), dtype=pl.Int64) + meta.first_data_row
-    checks = _checks(cb, unique_ids)
-    flags = [k.alias(f"__f_{c}") for c, k in kinds.items()]
+    checks = plan.checks(cb, unique_ids)
     # eager steps: one huge lazy plan makes polars' optimiser slow
     df = frame.select([row.alias(_ROW), *values, *flags])
     df, bad_cells = _resolve_suspects(df, frame, cb, list(kinds))
-    required = [c for q in cb if q.required for c in q.columns]
+    required = plan.required
     df = df.with_columns(
         _flag_column(df.height, [i for i, c, _, _ in bad_cells], "__cellbad"),
         *(
@@ -343,7 +346,7 @@ def validate_frame(
         ),
     ).drop([f"__f_{c}" for c in kinds])
     df, touched = _normalise(df, cb, clean)
-    counts = _rank_counts(cb)
+    counts = plan.rank_counts
     if counts:
         df = df.with_columns(counts)
     # columns the parse passed through unchanged keep the reader's statistics
@@ -364,7 +367,7 @@ def validate_frame(
     accepted = df.select(cb.columns)
     if rejected.any():
         accepted = accepted.filter(~rejected)
-    accepted = _canonical_types(accepted, cb)
+    accepted = _canonical_types(accepted, plan.canonical)
     status = pl.DataFrame(
         {
             "row": rows,
@@ -448,11 +451,12 @@ def _suggestions(unknown: list[str], candidates: list[str]) -> list[tuple[str, s
     return out
 
 
-def _canonical_types(accepted: pl.DataFrame, cb: Codebook) -> pl.DataFrame:
-    """Accepted rows in the canonical dtypes. Their values passed every rule, so each lies
-    in its column's valid range and the (strict) cast to the narrow type cannot fail."""
+def _canonical_types(accepted: pl.DataFrame, canonical: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Accepted rows in the canonical dtypes (``canonical``: the codebook's
+    :func:`canonical_schema`). Their values passed every rule, so each lies in its column's
+    valid range and the (strict) cast to the narrow type cannot fail."""
     schema = accepted.schema
-    casts = [pl.col(c).cast(d) for c, d in canonical_schema(cb).items() if schema[c] != d]
+    casts = [pl.col(c).cast(d) for c, d in canonical.items() if schema[c] != d]
     return accepted.with_columns(casts) if casts else accepted
 
 
@@ -463,6 +467,95 @@ def _progress(progress: Progress | None, stage: str, fraction: float) -> None:
 
 def _warning(rule: str, source: str, column: str | None, value: str | None, msg: str) -> Issue:
     return Issue("warning", rule, source, None, column, value, "", msg)
+
+
+# ------------------------------------------------------------------------------------------
+# the validation plan of a codebook: built once per codebook object, reused on every call
+# ------------------------------------------------------------------------------------------
+class _Plan:
+    """What validation derives from one codebook and needs on every call: the parse
+    expressions (per input schema), the rule expressions (per language, since their
+    expectations are user texts), the rank counts, the canonical schema and the required
+    columns. Building the hundreds of polars expressions costs more than checking a small
+    frame with them, so a server that checks one answer set per request must not rebuild
+    them each time.
+
+    Everything held is immutable once built (polars expressions are values, the codebook is
+    frozen): a plan cannot go stale. It belongs to its codebook object (see :func:`_plan`)
+    and holds no reference to it (the methods take it), so the codebook can be freed."""
+
+    #: parse expression sets kept per codebook (one per distinct input schema, most recent)
+    PARSE_CACHE_SIZE = 16
+
+    def __init__(self, cb: Codebook) -> None:
+        self.columns = cb.columns
+        self.canonical = canonical_schema(cb)
+        self.required = tuple(c for q in cb if q.required for c in q.columns)
+        self.rank_counts = tuple(_rank_counts(cb))
+        self._lock = threading.Lock()
+        self._checks: dict[tuple[str, bool], tuple[_Check, ...]] = {}
+        self._parse: OrderedDict[Hashable, tuple[Any, ...]] = OrderedDict()
+
+    def checks(self, cb: Codebook, unique_ids: bool) -> list[_Check]:
+        """The rule checks of ``cb`` (this plan's codebook), with their expectations in the
+        current call's language."""
+        key = (get_lang(), unique_ids)
+        found = self._checks.get(key)
+        if found is None:
+            found = self._checks.setdefault(key, tuple(_checks(cb, unique_ids)))
+        return list(found)
+
+    def parse(
+        self, cb: Codebook, schema: dict[str, pl.DataType], clean: set[str]
+    ) -> tuple[list[pl.Expr], dict[str, pl.Expr], list[pl.Expr]]:
+        """:func:`_parse_exprs` of ``cb`` (this plan's codebook) for a frame of ``schema``
+        (value expressions, cell-kind expressions by column) and the cell-kind flag columns
+        to select."""
+        try:
+            key: Hashable = (tuple(schema.get(c) for c in self.columns), frozenset(clean))
+            hash(key)
+        except TypeError:  # a dtype that cannot be a key: built, not kept
+            key = None
+        with self._lock:
+            found = self._parse.get(key) if key is not None else None
+            if found is not None:
+                self._parse.move_to_end(key)
+        if found is None:
+            values, kinds = _parse_exprs(schema, cb, clean)
+            flags = [k.alias(f"__f_{c}") for c, k in kinds.items()]
+            found = (tuple(values), tuple(kinds.items()), tuple(flags))
+            if key is not None:
+                with self._lock:
+                    self._parse[key] = found
+                    while len(self._parse) > self.PARSE_CACHE_SIZE:
+                        self._parse.popitem(last=False)
+        values, kinds, flags = found
+        return list(values), dict(kinds), list(flags)
+
+
+#: id(codebook) -> (weak reference to it, its plan); an entry leaves with its codebook
+_PLANS: dict[int, tuple[weakref.ref[Codebook], _Plan]] = {}
+
+
+def _plan(cb: Codebook) -> _Plan:
+    """The validation plan of ``cb``, built on first use and kept as long as ``cb`` lives.
+
+    Keyed by the object's identity, not its value: a changed copy (``model_copy(update=…)``)
+    is another object with a plan of its own, so a plan never outlives or mismatches its
+    codebook."""
+    key = id(cb)
+    entry = _PLANS.get(key)
+    if entry is not None and entry[0]() is cb:
+        return entry[1]
+    plan = _Plan(cb)
+
+    def forget(ref: weakref.ref[Codebook], key: int = key) -> None:
+        current = _PLANS.get(key)
+        if current is not None and current[0] is ref:
+            del _PLANS[key]
+
+    _PLANS[key] = (weakref.ref(cb, forget), plan)
+    return plan
 
 
 # ------------------------------------------------------------------------------------------
@@ -577,9 +670,13 @@ def _parse_exprs(
     return values, kinds
 
 
-def _integer_stats(frame: pl.DataFrame, cb: Codebook) -> dict[str, tuple[Any, Any]]:
-    """(min, max) of every codebook column the reader already parsed as signed integers."""
-    ints = [c for c in cb.columns if c in frame.columns and frame.schema[c].is_signed_integer()]
+def _integer_stats(
+    frame: pl.DataFrame, cb: Codebook, schema: dict[str, pl.DataType] | None = None
+) -> dict[str, tuple[Any, Any]]:
+    """(min, max) of every codebook column the reader already parsed as signed integers
+    (``schema``: the frame's, when the caller has it already)."""
+    schema = schema if schema is not None else dict(frame.schema)
+    ints = [c for c in cb.columns if c in schema and schema[c].is_signed_integer()]
     if not ints:
         return {}
     stats = frame.select(

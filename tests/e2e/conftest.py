@@ -33,9 +33,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("e2e")
     settings = Settings(database_url=f"sqlite:///{data / 'db.sqlite3'}", data_dir=data)
     port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
-    )
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -44,9 +43,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the e2e server did not start")
         time.sleep(0.05)
-    from kommunaltypen.web.routers import public
+    from kommunaltypen.web import typcheck
 
-    public.comparison_basis()  # computed once per process: not inside a timed page load
+    state = app.state.kommunaltypen  # the comparison basis: not inside a timed page load
+    typcheck.comparison_for(state, state.model)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

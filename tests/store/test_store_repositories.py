@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kommunaltypen.i18n import use_lang
@@ -245,6 +245,106 @@ def test_concurrent_creates_with_one_idempotency_key_store_one(fresh_database_ur
                     idempotency_key=f"key-{i % 2}",
                     request_hash="same",
                     token_hash=token_hash(f"token-{i}"),
+                    answers={"i": i},
+                    codebook_id="c",
+                    codebook_version=1,
+                )
+                results.append((record.idempotency_key, record.id, created))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with sessions() as session:
+        stored = session.scalars(select(Submission)).all()
+    assert sorted(s.idempotency_key for s in stored) == ["key-0", "key-1"]
+    assert sum(created for _, _, created in results) == 2
+    ids = {key: {i for k, i, _ in results if k == key} for key in ("key-0", "key-1")}
+    assert all(len(found) == 1 for found in ids.values())
+    engine.dispose()
+
+
+def test_insert_once_inserts_or_finds_the_keyed_submission(db_session):
+    """The API's one-statement insert: a new row, or the row already under the key."""
+    repo = SubmissionRepo(db_session)
+    created, is_new = repo.insert_once(
+        idempotency_key="k-1",
+        request_hash="h1",
+        token_hash=token_hash("t1"),
+        answers=ANSWERS,
+        codebook_id="c",
+        codebook_version=2,
+        kind="gemeinde",
+        land=9,
+        consent=True,
+    )
+    assert is_new is True
+    stored = repo.by_idempotency_key("k-1")
+    assert stored is not None and stored.id == created.id
+    assert repo.id_by_idempotency_key("k-1") == created.id
+    assert repo.id_by_idempotency_key("k-2") is None
+    # the returned record holds exactly what went in
+    for name in ("token_hash", "answers", "codebook_version", "kind", "land", "consent"):
+        assert getattr(stored, name) == getattr(created, name), name
+    assert stored.status == created.status == "draft"
+    assert stored.created_at == created.created_at and created.created_at.tzinfo is not None
+    # the same key again (another body, another token): nothing written, the first row back
+    again, is_new = repo.insert_once(
+        idempotency_key="k-1",
+        request_hash="h2",
+        token_hash=token_hash("t2"),
+        answers={},
+        codebook_id="c",
+        codebook_version=2,
+    )
+    assert is_new is False and again.id == created.id and again.request_hash == "h1"
+    count = db_session.scalar(select(func.count()).select_from(Submission))
+    # without a key: always a new row
+    for i in range(2):
+        _, is_new = repo.insert_once(
+            token_hash=token_hash(f"free-{i}"), answers={}, codebook_id="c", codebook_version=1
+        )
+        assert is_new is True
+    assert db_session.scalar(select(func.count()).select_from(Submission)) == count + 2
+
+
+def test_insert_once_refuses_broken_references_and_unknown_fields(db_session):
+    repo = SubmissionRepo(db_session)
+    with pytest.raises(TypeError, match="unknown submission fields"):
+        repo.insert_once(
+            token_hash=token_hash("x"), answers={}, codebook_id="c", codebook_version=1, colour=1
+        )
+    with pytest.raises(StoreError), db_session.begin_nested():
+        repo.insert_once(
+            token_hash=token_hash("y"),
+            answers={},
+            codebook_id="c",
+            codebook_version=1,
+            kommune_ars="000000000000",  # not in the directory
+        )
+
+
+def test_concurrent_insert_once_with_one_key_and_token_stores_one(fresh_database_url):
+    """Retries of one request carry one key AND one (derived) token: of concurrent inserts,
+    one stores, the others find its row — never a unique-token error."""
+    engine = make_engine(fresh_database_url)
+    migrate(engine)
+    sessions = session_factory(engine)
+    results, errors = [], []
+    barrier = threading.Barrier(8)
+
+    def submit(i: int) -> None:
+        barrier.wait()
+        try:
+            with sessions.begin() as session:
+                record, created = SubmissionRepo(session).insert_once(
+                    idempotency_key=f"key-{i % 2}",
+                    request_hash="same",
+                    token_hash=token_hash(f"token-of-key-{i % 2}"),
                     answers={"i": i},
                     codebook_id="c",
                     codebook_version=1,

@@ -378,6 +378,32 @@ def test_validation_errors_stay_on_the_page_with_a_summary_linking_each_field(
     assert 'name="anteil_fortbildung_digital"' in client.get(f"{base}/abschnitt/7").text
 
 
+def test_staff_section_asks_the_qualification_question_of_the_codebook(
+    client: TestClient,
+) -> None:
+    """The question added to the codebook for claim A08 appears in its section (7, staff),
+    in German and English, is saved, and an out-of-range value is refused by the import rule."""
+    base = start_submission(client, anonym="1", kommunenart="3", bundesland="5", groesse="4")
+    page = client.get(f"{base}/abschnitt/7").text
+    legend = re.search(r"<legend>([^<]*Qualifizierung der Mitarbeitenden[^<]*)</legend>", page)
+    assert legend, page[:2000]
+    assert 'id="f-qualifizierung_mitarbeitende"' in page
+    for code, text in ((1, "sehr niedrig"), (3, "mittel"), (5, "sehr hoch")):
+        assert re.search(rf'value="{code}" id="f-qualifizierung_mitarbeitende[^"]*"', page)
+        assert f"{code} – {text}" in page
+    assert 'id="f-qualifizierung_mitarbeitende-keine-angabe"' in page
+    english = client.get(f"{base}/abschnitt/7?lang=en").text
+    assert "Self-assessed qualification of staff" in english and "5 – very high" in english
+    response = post_section(client, base, 7, qualifizierung_mitarbeitende="6", aktion="weiter")
+    assert response.status_code == 422
+    assert error_links(response.text) == ["f-qualifizierung_mitarbeitende"]
+    assert re.search(r"Qualifizierung der Mitarbeitenden[^<]*: Wert 6 [^<]*1 bis 5", response.text)
+    response = post_section(client, base, 7, qualifizierung_mitarbeitende="4", aktion="speichern")
+    assert response.status_code == 303
+    again = client.get(f"{base}/abschnitt/7").text
+    assert re.search(r'value="4" id="f-qualifizierung_mitarbeitende-4" checked', again)
+
+
 def test_a_goal_ranked_twice_is_an_error_of_the_ranking(client: TestClient) -> None:
     base = start_submission(client, anonym="1", kommunenart="3", bundesland="5", groesse="4")
     response = post_section(

@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
         require_web_extra()
         import uvicorn
 
-        from kommunaltypen.web.app import prepare_database
+        from kommunaltypen.web.app import fail_interrupted_jobs, prepare_database
 
         settings = load_settings(
             host=host, port=port, database_url=database_url, workers=workers
@@ -81,8 +81,11 @@ def register(app: typer.Typer) -> None:
         # directory (where they read the secret key file); never the secret itself
         os.environ["KOMMUNALTYPEN_DATABASE_URL"] = settings.database_url or ""
         os.environ["KOMMUNALTYPEN_DATA_DIR"] = str(settings.data_dir)
+        # (and how many there are: a single worker fails interrupted jobs itself at start)
+        os.environ["KOMMUNALTYPEN_WORKERS"] = str(settings.workers)
         typer.echo(t("web.serve_database", database=settings.database_display()))
         prepare_database(settings)
+        fail_interrupted_jobs(settings)  # before any worker runs a job
         typer.echo(
             t(
                 "web.serve_listening",

@@ -53,7 +53,8 @@ class _PdfWorker:
     interpreter started with ``subprocess`` — nothing of this process (threads, locks, a
     server's state, the caller's ``__main__``) is inherited or re-imported. It is started
     first, imports WeasyPrint while this process prepares the report, receives the print HTML
-    on stdin and waits for each chart file while the charts are drawn here."""
+    on stdin, lays the PDF out while the charts are drawn here and waits for each chart file
+    when it paints the chart's page."""
 
     def __init__(self, out: Path, lang: str) -> None:
         self.path = out / "report.pdf"
@@ -137,18 +138,6 @@ def _data(source: Any) -> tuple[Any, Path | None]:
     )
 
 
-def _charts_only(data: Any) -> Any:
-    """The report data the worker's charts need: the tables (not the per-municipality frames,
-    which may hold a million rows)."""
-    import dataclasses
-
-    import polars as pl
-
-    return dataclasses.replace(
-        data, assignments=pl.DataFrame(), rejected=pl.DataFrame(), centers=None
-    )
-
-
 def render_report(
     source: Any,
     out_dir: Any = None,
@@ -214,11 +203,14 @@ def _render(
     formats: tuple[str, ...] | list[str],
     worker: _PdfWorker | None,
 ) -> dict[str, Path]:
-    from kommunaltypen.report.charts import chart_from_files, draw_chart, plan_charts
+    """The report's files. With a PDF worker: the print HTML (which needs only the chart
+    plans) goes to the worker first, before matplotlib is even imported here; the worker lays
+    the PDF out while this process draws every chart, and paints each chart's page once its
+    PNG exists."""
+    from kommunaltypen.report.chartplan import plan_charts
     from kommunaltypen.report.html import context, render_html
     from kommunaltypen.report.model import ReportError
-    from kommunaltypen.report.pdf import ABORT_MARKER, write_pdf
-    from kommunaltypen.report.xlsx import write_xlsx
+    from kommunaltypen.report.pdf import ABORT_MARKER
 
     charts_dir = out / "charts"
     try:
@@ -227,41 +219,26 @@ def _render(
         raise ReportError(t("report.err.unwritable", dir=str(out), error=exc)) from exc
     written: dict[str, Path] = {}
     plans = plan_charts(data, lang)
-    mine, theirs = plans, []
+    print_html = None
+    if "pdf" in formats:
+        print_html = render_html(context(data, plans, lang, publication, min_n, "print"))
     if worker is not None:
-        # the worker draws every other chart, then renders the PDF, waiting for the charts
-        # drawn here as WeasyPrint needs them
+        assert print_html is not None
         for plan in plans:  # charts of an earlier render must not be taken for new ones
             for ext in ("png", "svg"):
                 with suppress(FileNotFoundError):
                     (charts_dir / f"{plan.id}.{ext}").unlink()
         with suppress(FileNotFoundError):
             (charts_dir / ABORT_MARKER).unlink()
-        theirs, mine = plans[0::2], plans[1::2]
-        html = render_html(context(data, plans, lang, publication, min_n, "print"))
-        worker.send(
-            {
-                "html": html,
-                "data": _charts_only(data),
-                "plans": theirs,
-                "publication": publication,
-                "min_n": min_n,
-            }
-        )
+        worker.send({"html": print_html})
+    from kommunaltypen.report.charts import draw_chart
+
     try:
-        drawn = {p.id: draw_chart(data, p, charts_dir, lang, publication, min_n) for p in mine}
+        charts = [draw_chart(data, p, charts_dir, lang, publication, min_n) for p in plans]
     except BaseException:
         if worker is not None:
-            (charts_dir / ABORT_MARKER).touch()
+            (charts_dir / ABORT_MARKER).touch()  # the waiting worker gives up at once
         raise
-    for plan in theirs:
-        assert worker is not None
-        try:
-            drawn[plan.id] = chart_from_files(plan, charts_dir, worker.running)
-        except ReportError:
-            worker.result()  # the worker ended early: raises with its own message
-            raise
-    charts = [drawn[p.id] for p in plans]
     for chart in charts:
         written[f"chart:{chart.id}.png"] = chart.png_path
         written[f"chart:{chart.id}.svg"] = chart.svg_path
@@ -270,11 +247,14 @@ def _render(
         (out / "report.html").write_text(html, encoding="utf-8")
         written["html"] = out / "report.html"
     if "xlsx" in formats:
+        from kommunaltypen.report.xlsx import write_xlsx
+
         written["xlsx"] = write_xlsx(data, out / "report.xlsx", lang, publication, min_n)
-    if "pdf" in formats:
+    if print_html is not None:
         if worker is not None:
             written["pdf"] = worker.result()
         else:
-            html = render_html(context(data, charts, lang, publication, min_n, "print"))
-            written["pdf"] = write_pdf(html, out, out / "report.pdf")
+            from kommunaltypen.report.pdf import write_pdf
+
+            written["pdf"] = write_pdf(print_html, out, out / "report.pdf")
     return dict(sorted(written.items()))

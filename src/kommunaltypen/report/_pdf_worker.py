@@ -1,12 +1,10 @@
 """The PDF worker: ``python -m kommunaltypen.report._pdf_worker OUT_DIR PDF_PATH LANG``.
 
 A fresh interpreter (started by :func:`kommunaltypen.report.render_report`, never forked from
-the caller, so a threaded server process is never copied). It imports WeasyPrint and
-matplotlib at once, then reads one pickled job from stdin — the print HTML, the report data,
-the charts this process draws (every other one; the calling process draws the rest), the
-language and the suppression options — draws its charts and writes the PDF, waiting for each
-of the other process' chart files as WeasyPrint asks for it. Exit code 0 on success; otherwise
-1 with one message on stderr.
+the caller, so a threaded server process is never copied). It imports WeasyPrint at once, then
+reads one pickled job from stdin — the print HTML — and writes the PDF: the layout runs while
+the calling process draws the charts, and painting waits for each chart file as WeasyPrint
+asks for it. Exit code 0 on success; otherwise 1 with one message on stderr.
 """
 
 from __future__ import annotations
@@ -19,26 +17,15 @@ from pathlib import Path
 def main(argv: list[str]) -> int:
     out_dir, pdf_path, lang = Path(argv[0]), Path(argv[1]), argv[2]
     from kommunaltypen.i18n import use_lang
-    from kommunaltypen.report.pdf import ABORT_MARKER, warm_up, write_pdf
+    from kommunaltypen.report.pdf import warm_up, write_pdf
 
     warm_up()
-    from kommunaltypen.report import charts
-
     raw = sys.stdin.buffer.read()
     if not raw:
         return 1  # the caller gave up before sending the job
     try:
         with use_lang(lang):
             job = pickle.loads(raw)  # from the parent process, over a pipe
-            charts_dir = out_dir / "charts"
-            try:
-                for plan in job["plans"]:
-                    charts.draw_chart(
-                        job["data"], plan, charts_dir, lang, job["publication"], job["min_n"]
-                    )
-            except BaseException:
-                (charts_dir / ABORT_MARKER).touch()  # the caller stops waiting for them
-                raise
             write_pdf(job["html"], out_dir, pdf_path, wait_for_charts=True)
     except Exception as exc:  # reported to the caller as one message
         sys.stderr.write(f"{exc}\n")

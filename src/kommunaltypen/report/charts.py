@@ -15,16 +15,24 @@ import os
 import re
 import textwrap
 import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
+from PIL import Image
 
 from kommunaltypen.i18n import t
+from kommunaltypen.report.chartplan import (
+    PNG_DPI,
+    Chart,
+    ChartPlan,
+    by_scale,
+    chart_kind,
+    figure_size,
+    plan_charts,
+)
 from kommunaltypen.report.fmt import is_hidden, number
 from kommunaltypen.report.model import ReportData, TableModel, TableRow
 from kommunaltypen.vocabulary import extra_colours, is_type_id, type_colour, type_label
@@ -35,9 +43,15 @@ matplotlib.use("Agg")
 #: the time one chart is drawn and saved, one chart at a time per process
 _RC_LOCK = threading.Lock()
 
-#: resolution of the PNG charts the PDF embeds (raster: WeasyPrint draws a PNG in a fraction of
-#: the time it needs for the SVG's elements)
-PNG_DPI = 130
+__all__ = [
+    "PNG_DPI",
+    "Chart",
+    "ChartPlan",
+    "build_charts",
+    "chart_kind",
+    "draw_chart",
+    "plan_charts",
+]
 
 MARKERS = ("o", "s", "D", "^", "v", "P")
 
@@ -62,26 +76,6 @@ RC = {
 }
 
 
-@dataclass(frozen=True)
-class ChartPlan:
-    """What a chart will be (known before it is drawn: the PDF refers to it by file)."""
-
-    id: str
-    title: str
-    table: int
-    kind: str  # centre_profile | type_shares | population | grouped_bars
-
-
-@dataclass
-class Chart:
-    id: str
-    title: str
-    svg: str  # inline SVG markup (without XML prolog)
-    svg_path: Path
-    png_path: Path
-    table: int | None = None
-
-
 def _wrap(text: str, width: int = 34) -> str:
     return "\n".join(textwrap.wrap(text, width)) or text
 
@@ -95,12 +89,25 @@ def _value(row: TableRow, key: str, publication: bool, min_n: int) -> float | No
 
 def _save(fig: Figure, plan: ChartPlan, charts_dir: Path) -> Chart:
     """Write the PNG (for the PDF) and the SVG (for the HTML), each atomically: the PDF
-    worker may be waiting for the file. The layout is computed once, for the PNG."""
+    worker may be waiting for the file.
+
+    The constrained layout is computed once, at the PNG's resolution, and then switched off:
+    each save draws the figure once (with a layout engine set, ``savefig`` draws it twice, the
+    first time only to lay it out)."""
+    fig.set_dpi(PNG_DPI)
+    canvas = FigureCanvasAgg(fig)  # first: the layout measures text with the renderer that
+    engine = fig.get_layout_engine()  # then draws the PNG (its text metrics are cached)
+    if engine is not None:
+        engine.execute(fig)
+        fig.set_layout_engine(None)
     png = charts_dir / f"{plan.id}.png"
     tmp = charts_dir / f".{plan.id}.png.tmp"
-    fig.savefig(tmp, format="png", dpi=PNG_DPI, metadata={"Software": None})
+    canvas.draw()
+    # RGB without the (opaque) alpha channel: WeasyPrint embeds it without a soft mask to
+    # split off and compress
+    image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba())
+    image.convert("RGB").save(tmp, format="png", dpi=(PNG_DPI, PNG_DPI))
     os.replace(tmp, png)
-    fig.set_layout_engine("none")  # laid out for the PNG already; same layout for the SVG
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     raw = buffer.getvalue()
@@ -108,7 +115,9 @@ def _save(fig: Figure, plan: ChartPlan, charts_dir: Path) -> Chart:
     tmp = charts_dir / f".{plan.id}.svg.tmp"
     tmp.write_text(raw, encoding="utf-8")
     os.replace(tmp, svg)
-    return Chart(plan.id, plan.title, _inline(raw, plan), svg, png, plan.table)
+    return Chart(
+        plan.id, plan.title, _inline(raw, plan), svg, png, plan.table, plan.width, plan.height
+    )
 
 
 def _inline(raw: str, plan: ChartPlan) -> str:
@@ -123,21 +132,6 @@ def _inline(raw: str, plan: ChartPlan) -> str:
     return text.replace("<svg ", f'<svg role="img" aria-label="{_attr(plan.title)}" ', 1)
 
 
-def chart_from_files(plan: ChartPlan, charts_dir: Path, ready: Callable[[], bool]) -> Chart:
-    """A chart another process of this render draws: waits until its SVG file exists (written
-    atomically, after the PNG) while ``ready()`` says the other process is still working."""
-    svg = charts_dir / f"{plan.id}.svg"
-    while not svg.exists():
-        if not ready():
-            from kommunaltypen.report.model import ReportError
-
-            raise ReportError(t("report.pdf_failed", error=f"{svg.name}: -"))
-        time.sleep(0.01)
-    raw = svg.read_text(encoding="utf-8")
-    png = charts_dir / f"{plan.id}.png"
-    return Chart(plan.id, plan.title, _inline(raw, plan), svg, png, plan.table)
-
-
 def _format_axis(ax, lang: str) -> None:
     """Tick labels in the report language's notation (German: decimal comma)."""
     ax.xaxis.set_major_formatter(
@@ -150,9 +144,8 @@ def _attr(text: str) -> str:
 
 
 def _figure(n_rows: int, n_series: int) -> Figure:
-    height = max(1.9, 1.0 + n_rows * (0.11 * n_series + 0.14))
     with matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
-        return Figure(figsize=(7.2, height), layout="constrained")
+        return Figure(figsize=figure_size(n_rows, n_series), layout="constrained")
 
 
 def grouped_bars(
@@ -322,50 +315,6 @@ def population(table: TableModel, lang: str, publication: bool, min_n: int) -> F
     return fig
 
 
-def chart_kind(table: TableModel) -> str:
-    """The chart a table gets, from its declared measures and row types."""
-    measures = {r.measure for r in table.rows}
-    typed_rows = all(r.type_id for r in table.rows)
-    if measures == {"centre"} and table.type_columns:
-        return "centre_profile"
-    if measures == {"type_share"} and typed_rows:
-        return "type_shares"
-    if measures == {"grouped_median"} and typed_rows:
-        return "population"
-    return "grouped_bars"
-
-
-#: file names of the charts of the study's first tables (documented in docs/report.md)
-_NAMED = {"centre_profile": "zielprofil", "type_shares": "typenanteile"}
-_TITLES = {
-    "centre_profile": "report.chart.centres",
-    "type_shares": "report.chart.shares",
-    "population": "report.chart.population",
-}
-
-
-def plan_charts(data: ReportData, lang: str) -> list[ChartPlan]:
-    """Id, title and kind of every chart, in report order (before anything is drawn)."""
-    plans = []
-    used: set[str] = set()
-    for table_no in sorted(data.tables):
-        table = data.tables[table_no]
-        kind = chart_kind(table)
-        chart_id = _NAMED.get(kind) or ("handlungsfelder" if table_no == 4 else "")
-        if not chart_id or chart_id in used:
-            chart_id = f"tabelle_{table_no:02d}"
-        used.add(chart_id)
-        title = t(_TITLES[kind], lang=lang) if kind in _TITLES else table.caption(lang)
-        plans.append(ChartPlan(chart_id, title, table_no, kind))
-    return plans
-
-
-def _by_scale(table: TableModel) -> list[TableRow]:
-    """Rows of one scale: the share rows of a table mixing shares and scale means."""
-    percent = [r for r in table.rows if r.percent]
-    return percent or [r for r in table.rows if not r.percent]
-
-
 def draw_chart(
     data: ReportData, plan: ChartPlan, charts_dir: Path, lang: str, publication: bool, min_n: int
 ) -> Chart:
@@ -385,7 +334,7 @@ def _draw_chart(
     elif plan.kind == "population":
         fig = population(table, lang, publication, min_n)
     else:
-        rows = _by_scale(table)
+        rows = by_scale(table)
         axis = "report.chart.share_axis" if rows and rows[0].percent else "report.chart.mean_axis"
         fig = grouped_bars(table, rows, lang, publication, min_n, t(axis, lang=lang))
     return _save(fig, plan, charts_dir)

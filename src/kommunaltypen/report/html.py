@@ -14,7 +14,7 @@ from kommunaltypen import __version__
 from kommunaltypen.codebook import default_codebook
 from kommunaltypen.i18n import catalog, t
 from kommunaltypen.report import fmt
-from kommunaltypen.report.charts import Chart, ChartPlan
+from kommunaltypen.report.chartplan import Chart, ChartPlan
 from kommunaltypen.report.model import TYPE_IDS, ReportData, TableModel
 from kommunaltypen.report.profiles import build_profiles, source_note
 from kommunaltypen.report.recommendations import all_recommendations

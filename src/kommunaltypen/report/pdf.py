@@ -2,10 +2,12 @@
 numbers, table of contents with page numbers, rows never split, headers repeated).
 
 :func:`write_pdf` takes only picklable arguments (text and paths), so it can run in a worker
-process started with ``spawn`` (see :func:`kommunaltypen.report.render_report`). The charts
-are embedded as the PNG files of ``charts/``; with ``wait_for_charts`` the PDF starts before
-they exist and waits for each file when WeasyPrint asks for it (the charts are written
-atomically by the process drawing them). Only ``file:`` and ``data:`` URLs are fetched.
+process (see :func:`kommunaltypen.report.render_report`). The charts are embedded as the PNG
+files of ``charts/``, each inside an SVG of its planned size, so WeasyPrint fetches the file
+only when it paints the chart's page; with ``wait_for_charts`` the PDF starts before the charts
+exist, is laid out while they are drawn and waits for each file when it is fetched (the charts
+are written atomically by the process drawing them). Only ``file:`` and ``data:`` URLs are
+fetched.
 """
 
 from __future__ import annotations
@@ -81,4 +83,3 @@ def warm_up() -> None:
     """Import WeasyPrint (run first in a fresh worker process, while the main process works)."""
     with suppress(ImportError, OSError):  # reported by write_pdf
         import weasyprint  # noqa: F401
-    import matplotlib  # noqa: F401  (the worker draws half of the charts)

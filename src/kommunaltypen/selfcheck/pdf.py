@@ -54,13 +54,18 @@ def render_profile_html(view: ProfileView, lang: str | None = None) -> str:
 def render_profile_pdf(view: ProfileView, lang: str | None = None) -> bytes:
     """The PDF profile (A4, tagged) of ``view`` as bytes. ``lang`` defaults to the view's own
     language (the texts of the view are already in it)."""
+    return pdf_from_html(render_profile_html(view, lang))
+
+
+def pdf_from_html(html: str) -> bytes:
+    """The PDF of a :func:`render_profile_html` page (WeasyPrint; the costly step, ~1.3 s CPU).
+    A plain function of a string, so a server can run it in another process."""
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:  # missing Pango/cairo system libraries
         raise KommunaltypenError(t("selfcheck.pdf.failed", error=exc)) from exc
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    html = render_profile_html(view, lang)
     pdf = HTML(string=html, base_url=None).write_pdf(pdf_variant=PDF_VARIANT)
     if pdf is None:  # pragma: no cover - write_pdf without a target returns bytes
         raise KommunaltypenError(t("selfcheck.pdf.failed", error="no output"))

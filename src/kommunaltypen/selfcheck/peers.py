@@ -275,6 +275,13 @@ class PeerBasis:
     id_column: str | None
     type_ids: tuple[str, ...] = field(default_factory=tuple)
     captions: Mapping[int, tuple[str, str | None]] = field(default_factory=dict)
+    #: the report's table models of the analysis (what the recommendation rules read),
+    #: converted once instead of per request
+    table_models: Mapping[int, Any] = field(default_factory=dict)
+    #: where the figures come from: (waves, n rows, n typed, bundled data?)
+    source: tuple[tuple[int, ...], int, int, bool] = ((), 0, 0, False)
+    #: the municipality ids of the data (None: unknown, look them up in ``frame``)
+    ids: frozenset[str] | None = None
 
     def caption(self, table: int, lang: str | None = None) -> str:
         de, en = self.captions.get(table, (str(table), None))
@@ -331,6 +338,7 @@ def peer_basis(
     type, for every row :func:`kommunaltypen.service.evaluate` places. Keep one per published
     analysis (like the comparison basis); it holds no per-request data."""
     from kommunaltypen import service
+    from kommunaltypen.report.recommendations import as_table_models
 
     if not isinstance(basis, service.ComparisonBasis):
         basis = service.comparison_basis(basis, codebook)
@@ -381,7 +389,25 @@ def peer_basis(
             plan.table.number: (plan.table.spec.caption_de, plan.table.spec.caption_en)
             for plan in basis.plans
         },
+        table_models=basis.table_models or as_table_models(result.tables),
+        source=_source(result),
+        ids=(
+            frozenset(frame[cb.id_column].cast(pl.String).drop_nulls().to_list())
+            if cb.id_column and cb.id_column in frame.columns
+            else None
+        ),
     )
+
+
+def _source(result: AnalysisResult) -> tuple[tuple[int, ...], int, int, bool]:
+    """The facts of "where the figures come from": waves, rows, typed rows, bundled data."""
+    data = result.data
+    waves: tuple[int, ...] = ()
+    if "welle" in data.columns:
+        waves = tuple(sorted(int(w) for w in data["welle"].drop_nulls().unique().to_list()))
+    typed = int(result.types.cast(pl.String).is_not_null().sum())
+    bundled = bool(result.manifest.get("input", {}).get("bundled"))
+    return waves, data.height, typed, bundled
 
 
 # ------------------------------------------------------------------------------ compare
@@ -389,6 +415,8 @@ def _own_rows(pb: PeerBasis, kommune_id: Any) -> pl.DataFrame | None:
     """The viewing municipality's rows in the data (by its id), with their row values."""
     if kommune_id is None or not pb.id_column or pb.id_column not in pb.frame.columns:
         return None
+    if pb.ids is not None and str(kommune_id) not in pb.ids:
+        return None  # not in the data (the usual case): no scan of the data per request
     mine = pb.frame.filter(pl.col(pb.id_column) == str(kommune_id))
     if mine.height == 0:
         return None

@@ -13,7 +13,9 @@ render_profile_pdf` render the same object, so both show the same content.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from kommunaltypen.i18n import get_lang, t, use_lang
@@ -129,10 +131,23 @@ def _date_text(day: dt.date, lang: str) -> str:
     return format_date(day, format="long", locale=number_locale(lang))
 
 
+@lru_cache(maxsize=1 << 16)
+def _number(value: float, precision: int, lang: str) -> str:
+    """``format_number`` remembered: a page shows hundreds of figures, nearly all of them
+    the same group figures for every municipality (babel formats one in ~0.1 ms)."""
+    return format_number(value, precision, lang)
+
+
+@lru_cache(maxsize=1 << 14)
+def _percent(share: float, lang: str, precision: int = 0) -> str:
+    """``format_percent`` remembered (positions and probabilities repeat across pages)."""
+    return format_percent(share, lang, precision)
+
+
 def _value_text(value: float | None, percent: bool, precision: int, lang: str) -> str:
     if value is None:
         return "–"
-    text = format_number(value, precision, lang)
+    text = _number(value, precision, lang)
     return f"{text}\u00a0%" if percent else text
 
 
@@ -174,24 +189,59 @@ def _cell(row: _peers.PeerRow, figure: _peers.Figure, lang: str) -> CellView:
     return CellView(
         figure.group,
         _value_text(figure.value, row.percent, row.precision, lang),
-        t("selfcheck.n", lang=lang, n=format_number(figure.n, 0, lang)),
+        t("selfcheck.n", lang=lang, n=_number(figure.n, 0, lang)),
         spread,
     )
 
 
-def _source_text(result: Any, lang: str) -> str:
-    import polars as pl
-
-    data = result.data
-    waves = []
-    if "welle" in data.columns:
-        waves = sorted(int(w) for w in data["welle"].drop_nulls().unique().to_list())
+def _source_text(basis: _peers.PeerBasis, lang: str) -> str:
+    waves, n, typed, bundled = basis.source
     wave = ", ".join(str(w) for w in waves) or "–"
-    n = format_number(data.height, 0, lang)
-    typed = format_number(int(result.types.cast(pl.String).is_not_null().sum()), 0, lang)
-    bundled = bool(result.manifest.get("input", {}).get("bundled"))
     key = "selfcheck.source.bundled" if bundled else "selfcheck.source.data"
-    return t(key, lang=lang, wave=wave, n=n, typed=typed)
+    return t(
+        key,
+        lang=lang,
+        wave=wave,
+        n=format_number(n, 0, lang),
+        typed=format_number(typed, 0, lang),
+    )
+
+
+#: ranking spaces (every ranking classified) per (model id, ranking length): immutable data
+#: derived from an immutable model, so one explanation costs a search, not 720 classifications
+_SPACES: dict[tuple[str, int], _explain.RankingSpace] = {}
+_SPACES_LOCK = threading.Lock()
+_SPACES_MAX = 32
+
+
+#: explanations per (model id, ranking): immutable, and there are only 820 rankings
+_EXPLANATIONS: dict[tuple[str, tuple[str, ...]], _explain.Explanation] = {}
+_EXPLANATIONS_MAX = 4096
+
+
+def _explanation(goals: tuple[str, ...], model: ModelInfo, cb: Any) -> _explain.Explanation:
+    key = (model.model_id, goals)
+    found = _EXPLANATIONS.get(key)
+    if found is None:
+        found = _explain.explain(goals, model, cb, space=_space(goals, model, cb))
+        with _SPACES_LOCK:
+            if len(_EXPLANATIONS) >= _EXPLANATIONS_MAX:
+                _EXPLANATIONS.pop(next(iter(_EXPLANATIONS)))
+            found = _EXPLANATIONS.setdefault(key, found)
+    return found
+
+
+def _space(goals: tuple[str, ...], model: ModelInfo, cb: Any) -> _explain.RankingSpace:
+    key = (model.model_id, len(goals))
+    with _SPACES_LOCK:
+        found = _SPACES.get(key)
+    if found is None:
+        found = _explain.ranking_space(model, cb, min_len=len(goals))
+        with _SPACES_LOCK:
+            if len(_SPACES) >= _SPACES_MAX:
+                _SPACES.pop(next(iter(_SPACES)))
+            found = _SPACES.setdefault(key, found)
+    return found
 
 
 def _municipality(answers: dict[str, Any], lang: str, cb: Any) -> tuple[tuple[str, str], ...]:
@@ -267,13 +317,13 @@ def _build(
                 type_label(tid, lang),
                 type_colour(tid),
                 p,
-                format_percent(p, lang, 0),
+                _percent(float(p), lang, 0),
                 tid == cls.type_id,
             )
             for tid, p in cls.probabilities.items()
         )
         ranking = tuple(_explain.goal_name(g, lang) for g in cls.goals)
-        explanation = _explain.explain(cls.goals, model, cb)
+        explanation = _explanation(tuple(cls.goals), model, cb)
         explanation_text = (
             explanation.change.sentence(lang)
             if explanation.change is not None
@@ -299,7 +349,7 @@ def _build(
                     position = t(
                         "selfcheck.position",
                         lang=lang,
-                        share=format_percent(place.position, lang, 0),
+                        share=_percent(place.position, lang, 0),
                     )
             rows.append(
                 RowView(
@@ -321,7 +371,8 @@ def _build(
         for label in (r.spec.label_de, r.spec.label_en)
     }
     recs = []
-    for rec in recommend(dict(evaluation.answers), result.tables, lang=lang):
+    tables = basis.table_models or result.tables
+    for rec in recommend(dict(evaluation.answers), tables, lang=lang):
         unit = "\u00a0%" if (rec.table, rec.row_label) in percent_rows else ""
         recs.append(
             RecommendationView(
@@ -384,7 +435,7 @@ def _build(
         groups=groups,
         topics=tuple(topics),
         recommendations=tuple(recs),
-        source_text=_source_text(result, lang),
+        source_text=_source_text(basis, lang),
         notes=tuple(notes),
         explanation=explanation,
         profile=profile,

@@ -142,19 +142,10 @@ class Kommune(Base):
         return t(f"store.kind_code.{self.kind_code}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for an API response."""
-        return {
-            "ars": self.ars,
-            "name": self.name,
-            "kind": self.kind,
-            "kind_code": self.kind_code,
-            "kind_label": self.kind_label,
-            "land": self.land,
-            "land_name": self.land_name,
-            "population": self.population,
-            "kreis_ars": self.kreis_ars,
-            "kreis_name": self.kreis_name,
-        }
+        """Plain data for an API response (``repositories.kommune_entry``)."""
+        from kommunaltypen.store.repositories import kommune_entry
+
+        return kommune_entry(self)
 
     def __repr__(self) -> str:
         return f"Kommune({self.ars!r}, {self.name!r})"
@@ -477,9 +468,11 @@ class JobStatus(enum.StrEnum):
 
 class AnalysisJob(Base):
     """An analysis of a wave run in the background. ``status`` :class:`JobStatus`;
-    ``progress`` 0..1 and ``stage`` while running; ``message`` on failure; ``claim`` the random
-    id of the worker that claimed it (atomic UPDATE); ``heartbeat_at`` written while running
-    (a running job without a heartbeat for a while was interrupted and is failed);
+    ``progress`` 0..1 and ``stage`` while running; ``message`` on failure (in the job's
+    language) and ``messages`` the same in every language (:meth:`message_in`); ``claim``
+    the worker that claimed it (``host/random``, atomic UPDATE); ``heartbeat_at`` written
+    while running (a running job without a heartbeat for a while was interrupted and is
+    failed);
     ``input_keys`` the municipality keys of its input (a deletion marks the job
     ``needs_rerun``); ``summary`` type counts, model id, row counts."""
 
@@ -492,6 +485,8 @@ class AnalysisJob(Base):
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     stage: Mapped[str | None] = mapped_column(String(80))
     message: Mapped[str | None] = mapped_column(Text)
+    #: the failure message per language ({"de": …, "en": …}; migration 0004)
+    messages: Mapped[dict[str, str] | None] = mapped_column(JSONType)
     claim: Mapped[str | None] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -501,6 +496,10 @@ class AnalysisJob(Base):
     input_keys: Mapped[list[str] | None] = mapped_column(JSONType)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     needs_rerun: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    def message_in(self, lang: str) -> str | None:
+        """The failure message in ``lang`` (else the one stored in the job's language)."""
+        return (self.messages or {}).get(lang) or self.message
 
     __table_args__ = (
         CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
@@ -521,3 +520,22 @@ class AnalysisFile(Base):
     )
     name: Mapped[str] = mapped_column(String(120), primary_key=True)
     content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SelfcheckCache(Base):
+    """A computed output of the public Typ-Check for one submission, kept so that it is
+    computed once (docs/selfcheck-web.md, "Speed"): the result page's view part or the PDF
+    profile. ``variant`` names what it is (``page:de:kommunenart``, ``pdf:en:keine`` …; one
+    row per variant and submission); ``key`` is the hash of everything the output depends on
+    (answers, model, language, peer group, date, format version) — a row whose key differs
+    from the current one is stale and is replaced. Deleted with its submission."""
+
+    __tablename__ = "selfcheck_cache"
+
+    submission_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE"), primary_key=True
+    )
+    variant: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

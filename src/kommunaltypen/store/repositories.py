@@ -21,7 +21,7 @@ from functools import cache
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, func, select, update
+from sqlalchemy import Connection, Select, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -116,8 +116,8 @@ def _successor(prefix: str) -> str:
 class DirectoryRepo:
     """The municipality directory (:class:`~kommunaltypen.store.models.Kommune` rows)."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, session: Session | Connection) -> None:
+        self.session = session  # a Connection serves search_entries only
 
     def get(self, ars: str) -> Kommune | None:
         """The entry with this ARS (5 digits for a Kreis, 12 otherwise), or None."""
@@ -145,36 +145,88 @@ class DirectoryRepo:
         unknown Land raises :class:`StoreError`. Inactive (former) entries are never found.
         Both name and ARS lookups are index range scans (``ix_kommune_search_key``,
         ``ix_kommune_land_search_key``, the primary key)."""
+        return list(self._search(q, land, limit, entities=True))
+
+    def search_entries(
+        self, q: str, land: int | str | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """The entries of :meth:`search` as plain data (:func:`kommune_entry`, the JSON API's
+        shape), read as rows without ORM objects — cheaper; the repository may be built on a
+        plain :class:`~sqlalchemy.engine.Connection` for it."""
+        return [kommune_entry(row) for row in self._search(q, land, limit, entities=False)]
+
+    def _search(self, q: str, land: int | str | None, limit: int, *, entities: bool) -> list[Any]:
         limit = max(1, min(int(limit), MAX_SEARCH_LIMIT))
         code = parse_land(land)
         raw = (q or "").strip()
         params: dict[str, Any] = {"limit": limit, "land": code}
         with_land = code is not None
+        run = self.session.scalars if entities else self.session.execute
+
+        def rows(kind: str) -> list[Any]:
+            return list(run(_search_statement(kind, with_land, entities), params))
+
         if raw.isdigit():
             params |= {"lo": raw, "hi": _successor(raw)}
-            return list(self.session.scalars(_search_statement("ars", with_land), params))
+            return rows("ars")
         key = normalize_name(raw)
         if not key:
-            return list(self.session.scalars(_search_statement("largest", with_land), params))
+            return rows("largest")
         params |= {"lo": key, "hi": _successor(key), "key": key, "key_words": key + " %"}
-        found = list(self.session.scalars(_search_statement("name", with_land), params))
+        found = rows("name")
         if len(found) < limit and " " not in key:  # a word holds no space
             seen = {k.ars for k in found}
-            for kommune in self.session.scalars(_search_statement("word", with_land), params):
+            for kommune in rows("word"):
                 if kommune.ars not in seen and len(found) < limit:
                     seen.add(kommune.ars)
                     found.append(kommune)
         return found
 
 
+def kommune_entry(row: Any) -> dict[str, Any]:
+    """A directory entry (a :class:`Kommune` or a row of its columns) as plain data for an
+    API response, ``kind_label`` in the current language — what ``Kommune.to_dict`` gives."""
+    return {
+        "ars": row.ars,
+        "name": row.name,
+        "kind": row.kind,
+        "kind_code": row.kind_code,
+        "kind_label": t(f"store.kind_code.{row.kind_code}"),
+        "land": row.land,
+        "land_name": row.land_name,
+        "population": row.population,
+        "kreis_ars": row.kreis_ars,
+        "kreis_name": row.kreis_name,
+    }
+
+
+#: the columns :func:`kommune_entry` reads
+_ENTRY_COLUMNS = (
+    "ars",
+    "name",
+    "kind",
+    "kind_code",
+    "land",
+    "land_name",
+    "population",
+    "kreis_ars",
+    "kreis_name",
+)
+
+
 @cache
-def _search_statement(kind: str, with_land: bool) -> Select[tuple[Kommune]]:
+def _search_statement(kind: str, with_land: bool, entities: bool = True) -> Select[Any]:
     """The statements of :meth:`DirectoryRepo.search`, built once per shape with bound
     parameters (immutable, shared by all threads): building a statement costs about as much
-    CPU as running it. Parameters: ``lo``/``hi`` (key range), ``key``, ``key_words``
+    CPU as running it. ``entities``: select :class:`Kommune` objects, else the columns of
+    :func:`kommune_entry`. Parameters: ``lo``/``hi`` (key range), ``key``, ``key_words``
     (``key + " %"``), ``land``, ``limit``. A normalised key holds only letters, digits and
     single spaces, so it needs no LIKE escaping."""
-    stmt = select(Kommune).where(Kommune.active)
+    if entities:
+        stmt: Select[Any] = select(Kommune)
+    else:
+        stmt = select(*(getattr(Kommune, name) for name in _ENTRY_COLUMNS))
+    stmt = stmt.where(Kommune.active)
     if with_land:
         stmt = stmt.where(Kommune.land == bindparam("land"))
     lo, hi = bindparam("lo"), bindparam("hi")
@@ -202,6 +254,24 @@ def _search_statement(kind: str, with_land: bool) -> Select[tuple[Kommune]]:
 
 
 # ---------------------------------------------------------------------------- submissions
+
+
+@cache
+def _insert_statement(dialect: str) -> Any:
+    """``INSERT INTO submission … ON CONFLICT DO NOTHING RETURNING id`` in ``dialect`` (built
+    once per dialect; values are bound per call)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the store supports these two
+        raise StoreError(t("store.integrity", error=f"dialect {dialect}"))
+    table = Submission.__table__
+    # no conflict target: every unique index is an arbiter. With only idempotency_key, two
+    # concurrent requests with one key (and so one derived token) could collide on the
+    # token_hash index instead — an error, where the second must find the first's row.
+    # RETURNING tells whether the row went in (psycopg reports no rowcount here).
+    return insert(table).on_conflict_do_nothing().returning(table.c.id)
 
 
 class SubmissionRepo:
@@ -304,6 +374,56 @@ class SubmissionRepo:
             return existing, False
         return created, True
 
+    def insert_once(
+        self,
+        *,
+        token_hash: str,
+        answers: Mapping[str, Any],
+        codebook_id: str,
+        codebook_version: int,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+        **fields: Any,
+    ) -> tuple[Submission, bool]:
+        """:meth:`create_or_get` (or :meth:`create` without a key) in one statement, for
+        the API's hot path: ``INSERT … ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite
+        alike) — no look-up before, no SAVEPOINT. Returns the new submission (a
+        record built from the inserted values, not attached to the session) and True; or,
+        when the key is taken already (also by a concurrent request that committed first),
+        the stored one and False. The same concurrency guarantee: the unique key decides.
+        ``fields``: the other columns of :meth:`create` (``kommune_ars``, ``kind``, …); an
+        unknown ``kommune_ars`` / ``wave_id`` or another broken constraint raises
+        :class:`StoreError`, and the session's transaction must then be rolled back."""
+        unknown = sorted(set(fields) - set(self.UPDATABLE) - {"id"})
+        if unknown:
+            raise TypeError(f"unknown submission fields {unknown}")
+        now = utcnow()
+        values: dict[str, Any] = {
+            "id": fields.pop("id", None) or uuid.uuid4(),
+            "token_hash": token_hash,
+            "answers": dict(answers),
+            "codebook_id": codebook_id,
+            "codebook_version": codebook_version,
+            "status": SubmissionStatus.DRAFT.value,
+            "consent": bool(fields.pop("consent", False)),
+            "idempotency_key": idempotency_key,
+            "request_hash": request_hash,
+            "created_at": now,
+            "updated_at": now,
+            **fields,
+        }
+        statement = _insert_statement(self.session.get_bind().dialect.name)
+        try:
+            inserted = self.session.execute(statement, values).first()
+        except IntegrityError as exc:
+            raise StoreError(t("store.integrity", error=_first_line(exc))) from exc
+        if inserted is not None:
+            return Submission(**values), True
+        existing = self.by_idempotency_key(idempotency_key) if idempotency_key else None
+        if existing is None:  # a unique value other than the key was taken (id, token)
+            raise DuplicateError(t("store.duplicate", what="submission", value=values["id"]))
+        return existing, False
+
     def get(self, id: uuid.UUID | str, *, for_update: bool = False) -> Submission | None:
         """The submission with this id (a UUID or its text; anything else finds nothing).
         ``for_update`` locks the row until the transaction ends (PostgreSQL)."""
@@ -329,6 +449,13 @@ class SubmissionRepo:
         return self.session.scalars(
             select(Submission).where(Submission.idempotency_key == key)
         ).first()
+
+    def id_by_idempotency_key(self, key: str) -> uuid.UUID | None:
+        """The id of the submission stored under ``key`` (None if none): a probe that loads
+        no record — what a request with a new key (nearly every one) needs to know."""
+        return self.session.execute(
+            select(Submission.id).where(Submission.idempotency_key == key)
+        ).scalar()
 
     def _require(self, submission: Submission | uuid.UUID | str) -> Submission:
         if isinstance(submission, Submission):

@@ -244,6 +244,8 @@ def _allowed_fields(request: Request, loc: Sequence[str | int]) -> list[str]:
     route = request.scope.get("route")
     body_field = getattr(route, "body_field", None)
     model = getattr(getattr(body_field, "field_info", None), "annotation", None)
+    # a route that parses its body itself names its model (api.classify)
+    model = model or getattr(getattr(route, "endpoint", None), "body_model", None)
     if model is None or not loc or loc[0] != "body":
         return []
     for part in loc[1:-1]:

@@ -123,6 +123,106 @@ class SubmissionCreated(SubmissionOut):
     )
 
 
+# ---------------------------------------------------------------------------- analysts
+# The analyst API (/api/v1/analyst, login required): submissions, waves, reports (analysis
+# jobs). Thin views of the workspace's records (docs/workspace.md).
+#: the largest id of a wave or job (32-bit integer columns)
+MAX_ID = 2_147_483_647
+
+
+class AnalystSubmission(SubmissionOut):
+    wave_id: int | None = Field(description="The wave the submission was stored with.")
+
+
+class AnalystSubmissionPage(ResponseModel):
+    items: list[AnalystSubmission]
+    total: int = Field(description="Submissions matching the filters (all pages).")
+    limit: int
+    offset: int
+
+
+class SubmissionDeleted(ResponseModel):
+    id: str
+    deleted: Literal[True]
+    actor: str = Field(description="Who deleted it (the logged-in account).")
+    reason: str = Field(description="Why (as recorded in the audit log).")
+    at: datetime = Field(description="When (as recorded in the audit log).")
+    analyses_flagged: int = Field(
+        description="Analyses whose input contained the municipality: its rows were removed "
+        "from their stored files; they are marked as needing a re-run."
+    )
+
+
+WaveName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+
+class WaveIn(RequestModel):
+    name: WaveName = Field(description="Unique name of the wave.", examples=["Befragung 2026"])
+    year: int = Field(ge=1990, le=2100, description="Year of the survey.")
+    codebook_version: int | None = Field(
+        default=None, description="Codebook version (must be this installation's; default it)."
+    )
+
+
+class WaveOut(ResponseModel):
+    id: int
+    name: str
+    year: int
+    codebook_id: str
+    codebook_version: int
+    created_at: datetime
+    latest_report: int | None = Field(description="Id of the latest finished analysis.")
+
+
+class WaveList(ResponseModel):
+    items: list[WaveOut]
+    count: int
+
+
+class ReportIn(RequestModel):
+    wave_id: int = Field(ge=1, le=MAX_ID, description="The wave to analyse (all its rows).")
+
+
+class ReportSummary(ResponseModel):
+    rows: int | None = None
+    accepted: int | None = None
+    typed: int | None = None
+    type_counts: dict[str, int] | None = None
+    model_id: str | None = None
+
+
+class ReportLinks(ResponseModel):
+    status: str = Field(description="This job's status (GET).")
+    page: str = Field(description="The job's workspace page.")
+    html: str | None = Field(default=None, description="The report (when done).")
+    pdf: str | None = None
+    xlsx: str | None = None
+
+
+class ReportOut(ResponseModel):
+    """An analysis job of a wave and, when it is done, its report."""
+
+    id: int
+    wave_id: int
+    status: Literal["queued", "running", "done", "failed"]
+    progress: float = Field(ge=0, le=1)
+    stage: str | None
+    message: str | None = Field(description="Why it failed, in the request's language.")
+    lang: str = Field(description="Language of the report.")
+    needs_rerun: bool = Field(description="Data of its input was deleted since.")
+    created_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    summary: ReportSummary | None
+    links: ReportLinks
+
+
+class ReportList(ResponseModel):
+    items: list[ReportOut]
+    count: int
+
+
 # ---------------------------------------------------------------------------- problems
 class ProblemFieldError(BaseModel):
     field: str

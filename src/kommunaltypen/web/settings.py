@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     job_worker: bool = Field(
         default=True, description="Run the analysis job worker thread in this server process."
     )
+    import_pending_hours: int = Field(
+        default=24,
+        ge=1,
+        description="An unconfirmed workspace import is deleted after this many hours.",
+    )
     workers: int = Field(default=1, ge=1, description="Worker processes of `kommunaltypen serve`.")
     host: str = Field(default="127.0.0.1", description="Address `kommunaltypen serve` binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `kommunaltypen serve` binds.")

@@ -18,13 +18,17 @@ import hashlib
 import io
 import json
 import logging
+import re
 import secrets
+import socket
+import string
 import tempfile
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +37,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from kommunaltypen.errors import KommunaltypenError
-from kommunaltypen.i18n import t, use_lang
+from kommunaltypen.i18n import LANGUAGES, catalog, get_lang, t, use_lang
 from kommunaltypen.store.models import (
     AnalysisFile,
     AnalysisJob,
@@ -52,9 +56,16 @@ log = logging.getLogger("kommunaltypen.web")
 
 #: the smallest count shown in a comparison (as the report's publication mode)
 MIN_N = 5
-#: a running job without a heartbeat for this long was interrupted (server stopped)
-STALE_AFTER = timedelta(seconds=120)
-HEARTBEAT_SECONDS = 10.0
+#: a running job without a heartbeat for this long was interrupted (its worker died while
+#: other workers run on); a restarted server fails its own running jobs at once instead
+STALE_AFTER = timedelta(seconds=30)
+#: a running job writes a heartbeat this often (well inside STALE_AFTER)
+HEARTBEAT_SECONDS = 5.0
+#: how often the worker thread looks for stale jobs and expired pending imports
+HOUSEKEEPING_SECONDS = 10.0
+#: the claim of every worker on this machine starts with this (``host/…``): a server that
+#: starts fails the running jobs of this machine at once (they cannot be running any more)
+HOST = socket.gethostname()[:40] or "localhost"
 REPORT_FILES = {"html": "report.html", "pdf": "report.pdf", "xlsx": "report.xlsx"}
 DATA_FORMATS = ("csv", "xlsx", "sav")
 
@@ -105,8 +116,16 @@ def create_wave(db: Session, name: str, year: str | int, codebook_version: str |
     )
 
 
+#: the largest id of a row (a 32-bit integer column): larger numbers find nothing
+MAX_ID = 2_147_483_647
+
+
+def valid_id(value: int) -> bool:
+    return 1 <= value <= MAX_ID
+
+
 def get_wave(db: Session, wave_id: int) -> Wave | None:
-    return db.get(Wave, wave_id)
+    return db.get(Wave, wave_id) if valid_id(wave_id) else None
 
 
 # ---------------------------------------------------------------------------- imports
@@ -463,9 +482,100 @@ def claim_next(state: Any, claim: str) -> int | None:
     return candidate if won == 1 else None
 
 
+def texts(key: str, **params: Any) -> dict[str, str]:
+    """The message ``key`` in every language (what a job stores as ``messages``)."""
+    return {lang: t(key, lang=lang, **params) for lang in LANGUAGES}
+
+
+@cache
+def _patterns(lang: str) -> list[tuple[int, re.Pattern[str], str]]:
+    """Every catalogue message of ``lang`` as a regular expression (its fields as named
+    groups), longest literal text first."""
+    out = []
+    for key, entry in catalog().items():
+        text = entry.get(lang)
+        if not text:
+            continue
+        regex, literal, names = "", 0, set()
+        try:
+            parts = list(string.Formatter().parse(text))
+        except ValueError:
+            continue
+        for lit, name, _spec, _conv in parts:
+            regex += re.escape(lit)
+            literal += len(lit)
+            if name is not None:
+                if not name.isidentifier() or name in names:
+                    regex += "(?:.*?)"
+                    continue
+                names.add(name)
+                regex += f"(?P<{name}>.*?)"
+        if literal >= 12:  # a message of a field or two alone would match anything
+            out.append((literal, re.compile(regex + r"\Z", re.S), key))
+    out.sort(key=lambda item: -item[0])
+    return out
+
+
+def translations(message: str, lang: str) -> dict[str, str]:
+    """``message`` (a text of the catalogue in ``lang``, as the core raised it) in every
+    language: the catalogue entry it was made from is found by its literal text, and its
+    fields are put, as they were formatted, into the other languages' text. A message that is
+    no catalogue entry stays as it is (in ``lang`` only)."""
+    out = {lang: message}
+    for _, pattern, key in _patterns(lang):
+        match = pattern.match(message)
+        if match is None:
+            continue
+        fields = match.groupdict()
+        for other in LANGUAGES:
+            text = catalog()[key].get(other)
+            if other == lang or not text:
+                continue
+            try:
+                out[other] = _fill(text, fields)
+            except (KeyError, ValueError, IndexError):
+                continue
+        break
+    return out
+
+
+def _fill(template: str, fields: Mapping[str, str]) -> str:
+    """``template`` with each field replaced by the text captured for it (already formatted:
+    conversions and format specs are not applied again)."""
+    return "".join(
+        lit + ("" if name is None else fields[name])
+        for lit, name, _spec, _conv in string.Formatter().parse(template)
+    )
+
+
+def _failed(
+    message_key: str | None = None, *, exc: BaseException | None = None, **params: Any
+) -> dict[str, Any]:
+    """The column values of a job that failed with the message ``message_key`` (in every
+    language) or with the core's error ``exc`` (raised in the job's language)."""
+    if exc is not None:
+        message = str(exc)
+        messages = translations(message, get_lang())
+    else:
+        assert message_key is not None
+        messages = texts(message_key, **params)
+        message = messages[get_lang()] if get_lang() in messages else messages["de"]
+    return {
+        "status": JobStatus.FAILED.value,
+        "message": message,
+        "messages": messages,
+        "finished_at": utcnow(),
+    }
+
+
+def worker_claim() -> str:
+    """A new worker id: this machine's name and 64 random bits."""
+    return f"{HOST}/{secrets.token_hex(8)}"
+
+
 def fail_stale(state: Any, *, now: datetime | None = None) -> int:
-    """Mark running jobs without a heartbeat for :data:`STALE_AFTER` as failed (the server
-    that ran them stopped). Returns how many."""
+    """Mark running jobs without a heartbeat for :data:`STALE_AFTER` as failed (the worker
+    that ran them died while others run on). Returns how many."""
     now = now or utcnow()
     with state.write_lock, state.sessions.begin() as db:
         return db.execute(
@@ -474,13 +584,47 @@ def fail_stale(state: Any, *, now: datetime | None = None) -> int:
                 AnalysisJob.status == JobStatus.RUNNING.value,
                 AnalysisJob.heartbeat_at < now - STALE_AFTER,
             )
-            .values(
-                status=JobStatus.FAILED.value,
-                message=t("workspace.job.interrupted", lang="de"),
-                finished_at=now,
-            )
+            .values(**{**_failed("workspace.job.interrupted"), "finished_at": now})
             .execution_options(synchronize_session=False)
         ).rowcount
+
+
+def fail_interrupted(state: Any) -> int:
+    """At server start, before any worker of this machine runs: every job still ``running``
+    under a claim of this machine (:data:`HOST`) was interrupted by the restart and is failed
+    at once ("interrupted by a server restart"), whatever its heartbeat says. Jobs of other
+    machines on the same database are left to the heartbeat rule. Returns how many."""
+    prefix = HOST.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+    with state.write_lock, state.sessions.begin() as db:
+        return db.execute(
+            update(AnalysisJob)
+            .where(
+                AnalysisJob.status == JobStatus.RUNNING.value,
+                AnalysisJob.claim.like(prefix, escape="\\"),
+            )
+            .values(**_failed("workspace.job.restarted"))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+
+
+def expire_imports(state: Any, hours: int, *, now: datetime | None = None) -> int:
+    """Delete pending (unconfirmed) imports older than ``hours`` (the file and its report
+    with it). Returns how many."""
+    cutoff = (now or utcnow()) - timedelta(hours=hours)
+    with state.write_lock, state.sessions.begin() as db:
+        return db.execute(
+            delete(WaveImport)
+            .where(WaveImport.status == "pending", WaveImport.created_at < cutoff)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+
+
+def import_expires_at(record: WaveImport, hours: int) -> datetime:
+    return record.created_at + timedelta(hours=hours)
+
+
+def import_expired(record: WaveImport, hours: int, *, now: datetime | None = None) -> bool:
+    return record.status == "pending" and import_expires_at(record, hours) <= (now or utcnow())
 
 
 def _update_job(state: Any, job_id: int, claim: str, **values: Any) -> None:
@@ -497,22 +641,36 @@ class JobStopped(Exception):
     """The server is stopping: the running job ends as failed."""
 
 
-def run_job(state: Any, job_id: int, claim: str, stop: threading.Event | None = None) -> None:
-    """Run a claimed job: the wave's rows → ``service.analyse`` → output files and report
-    (HTML, PDF, XLSX) stored in ``analysis_file``. Any failure ends the job as failed with a
-    message; nothing is left running."""
-    stop = stop or threading.Event()
-    beat_stop = threading.Event()
+def start_heartbeat(
+    state: Any, job_id: int, claim: str, *, interval: float = HEARTBEAT_SECONDS
+) -> Callable[[], None]:
+    """Write the job's heartbeat every ``interval`` seconds in a thread of its own (while the
+    job's own thread computes); returns the function that ends it."""
+    stop = threading.Event()
 
-    def heartbeat() -> None:
-        while not beat_stop.wait(HEARTBEAT_SECONDS):
+    def beat() -> None:
+        while not stop.wait(interval):
             try:
                 _update_job(state, job_id, claim, heartbeat_at=utcnow())
             except Exception:
                 log.warning("job %s: heartbeat failed", job_id, exc_info=True)
 
-    beater = threading.Thread(target=heartbeat, name=f"kt-job-{job_id}-beat", daemon=True)
-    beater.start()
+    thread = threading.Thread(target=beat, name=f"kt-job-{job_id}-beat", daemon=True)
+    thread.start()
+
+    def end() -> None:
+        stop.set()
+        thread.join(timeout=5)
+
+    return end
+
+
+def run_job(state: Any, job_id: int, claim: str, stop: threading.Event | None = None) -> None:
+    """Run a claimed job: the wave's rows → ``service.analyse`` → output files and report
+    (HTML, PDF, XLSX) stored in ``analysis_file``. Any failure ends the job as failed with a
+    message; nothing is left running."""
+    stop = stop or threading.Event()
+    end_heartbeat = start_heartbeat(state, job_id, claim)
     try:
         with state.read_sessions() as db:
             job = db.get(AnalysisJob, job_id)
@@ -523,39 +681,18 @@ def run_job(state: Any, job_id: int, claim: str, stop: threading.Event | None = 
             found = members(db, wave)
             wave_name = wave.name
         with use_lang(lang):
-            _run(state, job_id, claim, stop, found, wave_name, lang)
-    except JobStopped:
-        _update_job(
-            state,
-            job_id,
-            claim,
-            status=JobStatus.FAILED.value,
-            message=t("workspace.job.interrupted", lang="de"),
-            finished_at=utcnow(),
-        )
-    except KommunaltypenError as exc:
-        _update_job(
-            state,
-            job_id,
-            claim,
-            status=JobStatus.FAILED.value,
-            message=str(exc),
-            finished_at=utcnow(),
-        )
+            try:
+                _run(state, job_id, claim, stop, found, wave_name, lang)
+            except JobStopped:
+                _update_job(state, job_id, claim, **_failed("workspace.job.interrupted"))
+            except KommunaltypenError as exc:  # the core's message, in the job's language
+                _update_job(state, job_id, claim, **_failed(exc=exc))
     except Exception:
         incident = secrets.token_hex(6)
         log.exception("job %s failed (incident %s)", job_id, incident)
-        _update_job(
-            state,
-            job_id,
-            claim,
-            status=JobStatus.FAILED.value,
-            message=t("workspace.job.crashed", lang="de", incident=incident),
-            finished_at=utcnow(),
-        )
+        _update_job(state, job_id, claim, **_failed("workspace.job.crashed", incident=incident))
     finally:
-        beat_stop.set()
-        beater.join(timeout=5)
+        end_heartbeat()
 
 
 def _run(
@@ -640,30 +777,30 @@ class JobWorker:
     def __init__(self, state: Any, *, poll_seconds: float = 1.0) -> None:
         self.state = state
         self.poll_seconds = poll_seconds
-        self.claim = secrets.token_hex(16)
+        self.claim = worker_claim()
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="kt-job-worker", daemon=True)
         self.current: int | None = None
 
     def start(self) -> JobWorker:
-        try:
-            fail_stale(self.state)
-        except Exception:
-            log.exception("could not fail stale jobs")
+        self.housekeeping()
         self.thread.start()
         return self
+
+    def housekeeping(self) -> None:
+        """Fail stale running jobs, delete expired pending imports (never raises)."""
+        try:
+            fail_stale(self.state)
+            expire_imports(self.state, self.state.settings.import_pending_hours)
+        except Exception:
+            log.exception("job worker housekeeping failed")
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
         self.thread.join(timeout=timeout)
         if self.thread.is_alive() and self.current is not None:
             _update_job(
-                self.state,
-                self.current,
-                self.claim,
-                status=JobStatus.FAILED.value,
-                message=t("workspace.job.interrupted", lang="de"),
-                finished_at=utcnow(),
+                self.state, self.current, self.claim, **_failed("workspace.job.interrupted")
             )
 
     def _loop(self) -> None:
@@ -673,8 +810,8 @@ class JobWorker:
         while not self.stop_event.is_set():
             try:
                 now = time.monotonic()
-                if now - checked > 30:
-                    fail_stale(self.state)
+                if now - checked > HOUSEKEEPING_SECONDS:
+                    self.housekeeping()
                     checked = now
                 job_id = claim_next(self.state, self.claim)
                 if job_id is None:
@@ -1039,28 +1176,24 @@ def delete_kommune(db: Session, key: str, actor: str, reason: str) -> dict[str, 
     if not reason.strip():
         raise WorkspaceError(t("workspace.dsgvo.reason_required"))
     found = _collect(db, key)
+    pending = pending_imports_with(db, key)
+    for record in pending:
+        db.delete(record)
     for row, _ in found.rows:
         db.delete(row)
     subs = SubmissionRepo(db)
     for sub in found.submissions:
         subs.delete(sub.id, actor, reason)
+    scrubbed = 0
     for job in found.jobs:
         job.needs_rerun = True
-        raw = job_file(db, job.id, "assignments.csv")
-        if raw:
-            frame = pl.read_csv(io.BytesIO(raw), infer_schema_length=0)
-            kept = frame.filter(
-                pl.col("kommune_id").map_elements(
-                    lambda v: kommune_key(v) != key, return_dtype=pl.Boolean
-                )
-            )
-            record = db.get(AnalysisFile, (job.id, "assignments.csv"))
-            assert record is not None
-            record.content = kept.write_csv().encode("utf-8")
+        scrubbed += scrub_job_files(db, job.id, key)
     counts = {
         "rows": len(found.rows),
         "submissions": len(found.submissions),
         "analyses": len(found.jobs),
+        "files": scrubbed,
+        "pending": len(pending),
     }
     AuditRepo(db).record(
         actor=actor,
@@ -1072,6 +1205,164 @@ def delete_kommune(db: Session, key: str, actor: str, reason: str) -> dict[str, 
     )
     db.flush()
     return counts
+
+
+def pending_imports_with(db: Session, key: str) -> list[WaveImport]:
+    """Pending (unconfirmed) imports whose file holds a row of municipality ``key``
+    (accepted or rejected), found by validating each file again."""
+    out = []
+    for record in db.scalars(select(WaveImport).where(WaveImport.status == "pending")):
+        if record.content is None:
+            continue
+        try:
+            data, report = _validate(record.content, record.filename, record.mapping)
+        except KommunaltypenError:
+            continue
+        ids = list(data["kommune_id"]) if "kommune_id" in data.columns else []
+        rejected = getattr(report, "rejected_rows", None)
+        if rejected is not None and "kommune_id" in getattr(rejected, "columns", ()):
+            ids += list(rejected["kommune_id"])
+        if any(kommune_key(v) == key for v in ids):
+            out.append(record)
+    return out
+
+
+def _in_wave(sub: Submission, wave: Wave | None) -> bool:
+    """Whether ``sub`` is a row of ``wave`` (the rule of :func:`wave_submissions`)."""
+    if wave is None or sub.status != SubmissionStatus.FINAL.value or not sub.consent:
+        return False
+    return sub.wave_id == wave.id or (
+        sub.wave_id is None and sub.finalized_at is not None and sub.finalized_at.year == wave.year
+    )
+
+
+def delete_submission(
+    db: Session, submission_id: str, actor: str, reason: str
+) -> dict[str, Any] | None:
+    """Delete one submission on request (the DSGVO path of :func:`delete_kommune` for one
+    record): an audit entry ``submission.delete`` (who, when, what, why); the analyses of the
+    waves it was a row of, whose input contained its municipality, lose that municipality's
+    rows in their stored files and are marked as needing a re-run. None when there is no such
+    submission; a blank ``reason`` is refused."""
+    from kommunaltypen.store import AuditRepo, SubmissionRepo
+
+    if not reason.strip():
+        raise WorkspaceError(t("workspace.dsgvo.reason_required"))
+    repo = SubmissionRepo(db)
+    sub = repo.get(submission_id, for_update=True)
+    if sub is None:
+        return None
+    key = kommune_key(sub.kommune_ars) or kommune_key((sub.answers or {}).get("kommune_id"))
+    jobs = []
+    if key:
+        jobs = [
+            job
+            for job in db.scalars(select(AnalysisJob).where(AnalysisJob.input_keys.is_not(None)))
+            if key in (job.input_keys or []) and _in_wave(sub, db.get(Wave, job.wave_id))
+        ]
+    sub_id = str(sub.id)
+    repo.delete(sub.id, actor, reason.strip())
+    for job in jobs:
+        job.needs_rerun = True
+        scrub_job_files(db, job.id, key or "")
+    db.flush()
+    entry = AuditRepo(db).list(target_type="submission", target_id=sub_id, limit=1)[0]
+    return {
+        "id": sub_id,
+        "deleted": True,
+        "actor": entry.actor,
+        "reason": entry.reason,
+        "at": entry.at,
+        "analyses_flagged": len(jobs),
+    }
+
+
+#: stored analysis files with one row per municipality (a ``kommune_id`` column)
+ROW_FILES = ("assignments.csv", "rejected.csv")
+
+
+def scrub_job_files(db: Session, job_id: int, key: str) -> int:
+    """Remove municipality ``key``'s rows from every row-level file stored for the job:
+    the CSVs with a ``kommune_id`` column (assignments, rejected rows), the issues of its rows
+    in ``validation.json``, its rows in every sheet of ``report.xlsx`` with a ``kommune_id``
+    header, and the changed files' hashes in ``manifest.json``. Aggregates (tables, shares,
+    the report's tables) stay until the analysis is run again (the job is flagged
+    ``needs_rerun``). Returns how many files changed."""
+    files = {
+        f.name: f for f in db.scalars(select(AnalysisFile).where(AnalysisFile.job_id == job_id))
+    }
+    rows: set[int] = set()  # row numbers of the municipality (for validation.json)
+    changed: dict[str, bytes] = {}
+    for name, record in files.items():
+        if not name.endswith(".csv") or not record.content:
+            continue
+        frame = pl.read_csv(io.BytesIO(record.content), infer_schema_length=0)
+        if "kommune_id" not in frame.columns:
+            continue
+        mine = (
+            frame["kommune_id"]
+            .map_elements(lambda v: kommune_key(v) == key, return_dtype=pl.Boolean)
+            .fill_null(False)
+        )
+        if not mine.any():
+            continue
+        if "row" in frame.columns:
+            rows.update(int(r) for r in frame.filter(mine)["row"].drop_nulls() if r.isdigit())
+        changed[name] = frame.filter(~mine).write_csv().encode("utf-8")
+    record = files.get("validation.json")
+    if record is not None and record.content:
+        data = json.loads(record.content)
+        issues = data.get("issues") or []
+        kept = [
+            i
+            for i in issues
+            if i.get("row") not in rows
+            and not (i.get("column") == "kommune_id" and kommune_key(i.get("value")) == key)
+        ]
+        if len(kept) != len(issues):
+            data["issues"] = kept
+            changed["validation.json"] = json.dumps(data, ensure_ascii=False, indent=2).encode()
+    record = files.get(REPORT_FILES["xlsx"])
+    if record is not None and record.content:
+        content = _scrub_xlsx(record.content, key)
+        if content is not None:
+            changed[REPORT_FILES["xlsx"]] = content
+    record = files.get("manifest.json")
+    if changed and record is not None and record.content:
+        manifest = json.loads(record.content)
+        outputs = manifest.get("outputs")
+        if isinstance(outputs, dict):
+            for name, content in changed.items():
+                if name in outputs:
+                    outputs[name] = hashlib.sha256(content).hexdigest()
+            changed["manifest.json"] = json.dumps(manifest, ensure_ascii=False, indent=2).encode()
+    for name, content in changed.items():
+        files[name].content = content
+    db.flush()
+    return len(changed)
+
+
+def _scrub_xlsx(content: bytes, key: str) -> bytes | None:
+    """The workbook without the rows of municipality ``key`` in any sheet whose first row
+    has a ``kommune_id`` column; None when there were none."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(content))
+    found = False
+    for sheet in book.worksheets:
+        header = [c.value for c in next(sheet.iter_rows(min_row=1, max_row=1), ())]
+        if "kommune_id" not in header:
+            continue
+        column = header.index("kommune_id") + 1
+        for row in range(sheet.max_row, 1, -1):  # from the bottom: indices stay valid
+            if kommune_key(sheet.cell(row=row, column=column).value) == key:
+                sheet.delete_rows(row)
+                found = True
+    if not found:
+        return None
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def audit_entries(db: Session, limit: int = 50) -> list[Any]:

@@ -20,38 +20,55 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
+from anyio import CapacityLimiter, to_thread
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPBearer
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from kommunaltypen import service
 from kommunaltypen.codebook import default_codebook
-from kommunaltypen.i18n import t
+from kommunaltypen.i18n import get_lang, t
+from kommunaltypen.store.models import User
 from kommunaltypen.web import auth, deps
 from kommunaltypen.web.problems import (
     FieldError,
+    ProblemError,
     from_service_problems,
     problem,
     validation_problem,
 )
 from kommunaltypen.web.schemas import (
+    MAX_ID,
+    AnalystSubmission,
+    AnalystSubmissionPage,
     ClassifyRequest,
     ClassifyResponse,
     Health,
     KommunenResponse,
     KommuneOut,
     Problem,
+    ReportIn,
+    ReportList,
+    ReportOut,
+    ReportSummary,
     SubmissionCreated,
+    SubmissionDeleted,
     SubmissionIn,
     SubmissionOut,
+    WaveIn,
+    WaveList,
+    WaveOut,
 )
 
 API_PATH = "/api/v1"
+JSON_MEDIA_TYPE = "application/json"
 PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
 
 
@@ -64,9 +81,8 @@ analyst_router = APIRouter(
     prefix="/analyst",
     tags=["analyst"],
     dependencies=[Depends(auth.require_analyst)],
-    # 401 without a workspace session, 403 without the CSRF token (unsafe methods), 501 for
-    # the routes declared but not built yet
-    responses=_problems(401, 403, 501),
+    # 401 without a workspace session, 403 without the CSRF token (unsafe methods)
+    responses=_problems(401, 403),
 )
 
 #: documents the bearer token in the OpenAPI description; checked by hand (see module doc)
@@ -97,14 +113,65 @@ async def health() -> dict[str, str]:
     "/classify",
     response_model=ClassifyResponse,
     summary="Type of one ranking of goals",
-    dependencies=[Depends(deps.require_json)],
+    # the body is parsed by the route itself (see _json_body); documented here
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ClassifyRequest.model_json_schema()}},
+        }
+    },
+    responses=_problems(503),
 )
-async def classify(body: ClassifyRequest, request: Request) -> Response:
-    # CPU-only and short: runs on the event loop, no thread hop. The result of a ranking under
-    # the process's (read-only) model is memoised (there are 820 valid rankings of 3 of 10
-    # goals); the label is put in the request's language on every call.
-    result = deps.app_state(request).classify(tuple(body.goals))
-    return JSONResponse(result.to_dict())
+async def classify(request: Request) -> Response:
+    await deps.require_json(request)
+    body = _json_body(ClassifyRequest, await request.body())
+    # The currently published model (the bundled one while none is published; see
+    # deps.ModelSource: the store is asked at most every 0.25 s, in a thread), then CPU-only
+    # and short on the event loop: a ranking's response body is memoised per model and
+    # language (820 valid rankings), so a repeated ranking costs a dictionary lookup.
+    models = deps.app_state(request).models
+    model = models.current_if_fresh() or await models.current_async()
+    return Response(model.response(tuple(body.goals), get_lang()), media_type=JSON_MEDIA_TYPE)
+
+
+classify.body_model = ClassifyRequest  # type: ignore[attr-defined]  # for problems.py
+
+BodyModel = TypeVar("BodyModel", bound=BaseModel)
+
+
+def _json_body(model: type[BodyModel], raw: bytes) -> BodyModel:
+    """The JSON body ``raw`` as ``model``. Valid bodies go straight through pydantic's JSON
+    parser (a declared body parameter costs the route FastAPI's dependency machinery, as
+    much CPU as the rest of a memoised classify); on any error the body is parsed again
+    exactly as FastAPI parses a declared body (``json.loads``, then validation, errors
+    located under ``body``), so the problem documents are those of every other route."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError:
+        pass
+    if not raw:
+        missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
+        raise RequestValidationError([missing])
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # (FastAPI: a bare 400)
+        if isinstance(exc, json.JSONDecodeError):
+            position, reason = exc.pos, exc.msg
+        else:
+            position, reason = exc.start, f"not UTF-8 ({exc.reason})"
+        invalid = {
+            "type": "json_invalid",
+            "loc": ("body", position),
+            "msg": "JSON decode error",
+            "input": {},
+            "ctx": {"error": reason},
+        }
+        raise RequestValidationError([invalid]) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [{**err, "loc": ("body", *err["loc"])} for err in exc.errors()]
+        raise RequestValidationError(errors) from None
 
 
 # ---------------------------------------------------------------------------- directory
@@ -113,8 +180,8 @@ async def classify(body: ClassifyRequest, request: Request) -> Response:
     response_model=KommunenResponse,
     summary="Search the municipality directory by name prefix or ARS",
 )
-def kommunen(
-    session: Annotated[Session, Depends(deps.read_session)],
+async def kommunen(
+    request: Request,
     q: Annotated[
         str,
         Query(
@@ -125,11 +192,27 @@ def kommunen(
     ],
     land: Annotated[int | None, Query(ge=1, le=16, description="Land code 1..16.")] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
-) -> dict[str, Any]:
+) -> Response:
+    # The database part (connection, queries, JSON) on a plain connection (no ORM session);
+    # the body is built as bytes (KommunenResponse documents it; DirectoryRepo.search_entries
+    # returns exactly its items). SQLite: on the event loop — a read of page-cached index
+    # ranges is CPU work of 0.2-1 ms, like a classify, and a WAL reader never waits for
+    # writers; the thread hop it saves cost more CPU than the query (a third of the route).
+    # PostgreSQL: network round trips, so one thread hop for all of it.
+    state = deps.app_state(request)
+    if state.engine.dialect.name == "sqlite":
+        body = _search_body(state, q, land, limit)
+    else:
+        body = await run_in_threadpool(_search_body, state, q, land, limit)
+    return Response(body, media_type=JSON_MEDIA_TYPE)
+
+
+def _search_body(state: deps.AppState, q: str, land: int | None, limit: int) -> bytes:
     from kommunaltypen.store import DirectoryRepo
 
-    items = [k.to_dict() for k in DirectoryRepo(session).search(q, land=land, limit=limit)]
-    return {"items": items, "count": len(items)}
+    with state.read_engine.connect() as connection:
+        items = DirectoryRepo(connection).search_entries(q, land=land, limit=limit)
+    return deps.json_bytes({"items": items, "count": len(items)})
 
 
 @router.get("/kommunen/{ars}", response_model=KommuneOut, summary="One municipality by ARS")
@@ -143,6 +226,11 @@ def kommune(ars: str, session: Annotated[Session, Depends(deps.read_session)]) -
 
 
 # ---------------------------------------------------------------------------- submissions
+#: concurrent database trips of the submission routes when the pool does not say (see
+#: _database_slots)
+DEFAULT_DATABASE_SLOTS = 5
+
+
 def request_hash(body: SubmissionIn) -> str:
     """SHA-256 of the body's canonical JSON (sorted keys): equal bodies, equal hash."""
     canonical = json.dumps(
@@ -167,8 +255,12 @@ def _check_idempotency_key(key: str | None) -> None:
         )
 
 
-def _typing(row: Mapping[str, Any], model: Any) -> tuple[str | None, str | None]:
-    """The type of a validated row's goal ranking under ``model`` (None without a ranking)."""
+def _typing(
+    row: Mapping[str, Any], model: Any, state: deps.AppState | None = None
+) -> tuple[str | None, str | None]:
+    """The type of a validated row's goal ranking under ``model`` (None without a ranking);
+    with the application's memoised results (``state.models``) when it has ``model`` loaded
+    as its bundled or current one."""
     question = default_codebook().typology_question
     ranked = []
     for option in question.options:
@@ -177,8 +269,14 @@ def _typing(row: Mapping[str, Any], model: Any) -> tuple[str | None, str | None]
             ranked.append((int(value), option.id))
     if not ranked:
         return None, None
+    goals = tuple(g for _, g in sorted(ranked))
+    memo = None
+    if state is not None:
+        for loaded in (state.models.bundled, state.models.current_if_fresh()):
+            if loaded is not None and loaded.info is model:
+                memo = loaded.classify
     try:
-        result = service.classify([g for _, g in sorted(ranked)], model=model)
+        result = memo(goals) if memo is not None else service.classify(list(goals), model=model)
     except service.InvalidInput:
         return None, None
     return result.type_id, result.model_id
@@ -206,9 +304,18 @@ def _checked(body: SubmissionIn, session: Session, state: deps.AppState) -> dict
     session.close()
     check = state.checker.check(body.answers)
     model = deps.current_model(state)  # the published model (ModelRepo.current())
-    problems = list(check.problems)
     known = body.kommune_ars is None or DirectoryRepo(session).get(body.kommune_ars) is not None
     session.close()
+    return _fields(body, check, known, model, state)
+
+
+def _fields(
+    body: SubmissionIn, check: Any, known: bool, model: Any, state: deps.AppState
+) -> dict[str, Any]:
+    """The fields to store for ``body`` from its ``check`` (``service.AnswerCheck``), whether
+    its ``kommune_ars`` is ``known`` to the directory and the current ``model``; a 422
+    problem with every reason when the answers or the ARS are refused."""
+    problems = list(check.problems)
     if not known:
         raise validation_problem(
             [
@@ -224,7 +331,7 @@ def _checked(body: SubmissionIn, session: Session, state: deps.AppState) -> dict
     if not check.ok or check.row is None:
         raise from_service_problems(problems)
     row = {k: v for k, v in check.row.items() if v is not None}
-    type_id, model_id = _typing(row, model)
+    type_id, model_id = _typing(row, model, state)
     return {
         "answers": row,
         "kommune_ars": body.kommune_ars,
@@ -276,17 +383,6 @@ def _out(sub: Any, token: str | None = None) -> dict[str, Any]:
     return out
 
 
-def _replay(
-    existing: Any, key: str, digest: str, secret: str, response: Response
-) -> dict[str, Any]:
-    if not deps.same_hash(existing.request_hash, digest):
-        raise problem(409, t("web.problem.idempotency_conflict_detail", idempotency_key=key))
-    response.status_code = 200
-    response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"{API_PATH}/submissions/{existing.id}"
-    return _out(existing, deps.derived_token(secret, key, digest))
-
-
 @router.post(
     "/submissions",
     response_model=SubmissionCreated,
@@ -296,28 +392,29 @@ def _replay(
     responses={200: {"model": SubmissionCreated, "description": "Idempotent replay"}}
     | _problems(409),
 )
-def create_submission(
+async def create_submission(
     body: SubmissionIn,
     request: Request,
     response: Response,
-    reader: Annotated[Session, Depends(deps.read_session)],
-    session: Annotated[Session, Depends(deps.write_session)],
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    # Everything slow (the answers' rules) happens before the write transaction begins, so a
-    # SQLite write lock is held only for the insert itself.
-    from kommunaltypen.store import SubmissionRepo
-
+    # An async route with two short trips to the thread pool (one read, one write
+    # transaction): while its answers wait for the next shared validation pass (the
+    # AnswerBatcher), a request holds neither a thread nor a database connection, so every
+    # open connection can join the pass. A SQLite write lock is held only for the insert.
     state = deps.app_state(request)
     secret = state.settings.secret_key.get_secret_value() if state.settings.secret_key else ""
     _check_idempotency_key(idempotency_key)
     digest = request_hash(body)
-    if idempotency_key is not None:
-        existing = SubmissionRepo(reader).by_idempotency_key(idempotency_key)
-        if existing is not None:
-            return _replay(existing, idempotency_key, digest, secret, response)
-    fields = _checked(body, reader, state)
-    reader.close()
+    slots = _database_slots(request)
+    existing, known, model = await to_thread.run_sync(
+        _before_check, state, idempotency_key, body.kommune_ars, limiter=slots
+    )
+    if existing is not None:
+        assert idempotency_key is not None
+        return _replay_stored(existing, idempotency_key, digest, secret, response)
+    check = await state.checker.check_async(body.answers)
+    fields = _fields(body, check, known, model, state)
     if idempotency_key is not None:
         token = deps.derived_token(secret, idempotency_key, digest)
     else:
@@ -328,20 +425,88 @@ def create_submission(
         "codebook_version": cb.version,
         "token_hash": deps.token_hash(token),
     }
-    repo = SubmissionRepo(session)
-    with _writing(state, session):
-        if idempotency_key is None:
-            sub = repo.create(**fields)
-        else:
-            # of concurrent requests with one key exactly one creates; the others get its row
-            sub, created = repo.create_or_get(
-                idempotency_key=idempotency_key, request_hash=digest, **fields
-            )
-            if not created:
-                return _replay(sub, idempotency_key, digest, secret, response)
+    sub, created = await to_thread.run_sync(
+        _insert, state, fields, idempotency_key, digest, limiter=slots
+    )
+    if not created:  # a concurrent request with the same key stored first
+        assert idempotency_key is not None
+        return _replay_stored(sub, idempotency_key, digest, secret, response)
+    response.headers["Location"] = f"{API_PATH}/submissions/{sub['id']}"
+    return sub | {"token": token}
+
+
+def _database_slots(request: Request) -> CapacityLimiter:
+    """How many submission requests of this application use the database at once: as many
+    as its connection pool keeps open. More would make the pool open (and close again)
+    overflow connections — on PostgreSQL a new server process each, which costs more than
+    the insert; the others wait their turn without holding a thread. One limiter per
+    application instance (created on the event loop, kept on ``app.state``)."""
+    app_state = request.app.state
+    slots = getattr(app_state, "submission_database_slots", None)
+    if slots is None:
+        pool = deps.app_state(request).engine.pool
+        size = pool.size() if hasattr(pool, "size") else DEFAULT_DATABASE_SLOTS
+        slots = CapacityLimiter(max(1, size))
+        app_state.submission_database_slots = slots
+    return slots
+
+
+def _stored(sub: Any) -> dict[str, Any]:
+    """A stored submission as plain data (read inside its transaction): its ``_out`` plus
+    the ``request_hash`` it was created with."""
+    return _out(sub) | {"request_hash": sub.request_hash}
+
+
+def _replay_stored(
+    stored: dict[str, Any], key: str, digest: str, secret: str, response: Response
+) -> dict[str, Any]:
+    """The answer to a retry with ``key`` of the submission ``stored`` (:func:`_stored`):
+    200 with the same submission and token when the body is the same, else 409."""
+    out = dict(stored)
+    if not deps.same_hash(out.pop("request_hash"), digest):
+        raise problem(409, t("web.problem.idempotency_conflict_detail", idempotency_key=key))
+    response.status_code = 200
+    response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"{API_PATH}/submissions/{out['id']}"
+    return out | {"token": deps.derived_token(secret, key, digest)}
+
+
+def _before_check(
+    state: deps.AppState, idempotency_key: str | None, kommune_ars: str | None
+) -> tuple[Any, bool, Any]:
+    """One read transaction before the answers are checked: the submission already stored
+    under ``idempotency_key`` (:func:`_stored`; None if none), whether ``kommune_ars`` is in
+    the directory, and the current model (:func:`deps.current_model`)."""
+    from kommunaltypen.store import DirectoryRepo, SubmissionRepo
+
+    with state.read_sessions() as db:
+        repo = SubmissionRepo(db)
+        if idempotency_key is not None and repo.id_by_idempotency_key(idempotency_key):
+            existing = repo.by_idempotency_key(idempotency_key)
+            if existing is not None:
+                return _stored(existing), True, None
+        known = kommune_ars is None or DirectoryRepo(db).get(kommune_ars) is not None
+    return None, known, deps.current_model(state)
+
+
+def _insert(
+    state: deps.AppState, fields: dict[str, Any], idempotency_key: str | None, digest: str
+) -> tuple[Any, bool]:
+    """Store a new submission in one write transaction: ``(its _out, True)``; or, when a
+    concurrent request stored one under the same ``idempotency_key`` first, ``(that
+    submission as _stored, False)`` (the unique key decides; nothing is written)."""
+    from kommunaltypen.store import SubmissionRepo
+
+    with state.sessions() as session, _writing(state, session):
+        sub, created = SubmissionRepo(session).insert_once(
+            idempotency_key=idempotency_key,
+            request_hash=digest if idempotency_key is not None else None,
+            **fields,
+        )
+        if not created:
+            return _stored(sub), False
         session.commit()
-        response.headers["Location"] = f"{API_PATH}/submissions/{sub.id}"
-        return _out(sub, token)
+        return _out(sub), True
 
 
 def _authorized(
@@ -436,43 +601,312 @@ def finalize_submission(
 
 
 # ---------------------------------------------------------------------------- analysts
-# Declared so that clients and the OpenAPI description know them. Every route needs a logged-in
-# workspace account (auth.require_analyst: 401 without a session; the session cookie also needs
-# the CSRF token for unsafe methods); until the workspace API is built they answer 501.
-def _not_built() -> None:
-    raise problem(501, t("account.problem.not_implemented_detail"))
+# Thin adapters over the workspace's operations (web/workspace_ops.py) and the repositories:
+# the same code as the workspace pages, answered as JSON. Every route needs a logged-in
+# workspace account (auth.require_analyst: 401 without a session; the session cookie also
+# needs the CSRF header for unsafe methods: 403).
+ANALYST_PATH = f"{API_PATH}/analyst"
+#: the id of a wave or job in a path (32-bit integer columns)
+AnalystId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-@analyst_router.get("/submissions", summary="List submissions (analysts)")
-def analyst_list_submissions() -> None:
-    _not_built()
+def _analyst_read(request: Request, work: Callable[[Session], Any]) -> Any:
+    with deps.app_state(request).read_sessions() as db:
+        return work(db)
 
 
-@analyst_router.get("/submissions/{submission_id}", summary="Read a submission (analysts)")
-def analyst_read_submission(submission_id: str) -> None:
-    _not_built()
+def _analyst_write(request: Request, work: Callable[[Session], Any]) -> Any:
+    state = deps.app_state(request)
+    with state.write_lock, state.sessions.begin() as db:
+        return work(db)
 
 
-@analyst_router.delete("/submissions/{submission_id}", summary="Delete a submission (analysts)")
-def analyst_delete_submission(submission_id: str) -> None:
-    _not_built()
+def _analyst_submission(sub: Any) -> dict[str, Any]:  # _out of the public API + its wave
+    return {**_out(sub), "wave_id": sub.wave_id}
 
 
-@analyst_router.get("/waves", summary="List survey waves (analysts)")
-def analyst_list_waves() -> None:
-    _not_built()
+@analyst_router.get(
+    "/submissions",
+    response_model=AnalystSubmissionPage,
+    summary="List submissions (analysts), newest first",
+)
+def analyst_list_submissions(
+    request: Request,
+    wave_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Only those stored with this wave.")
+    ] = None,
+    status: Annotated[Literal["draft", "final"] | None, Query()] = None,
+    land: Annotated[int | None, Query(ge=1, le=16, description="Land code 1..16.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> dict[str, Any]:
+    from kommunaltypen.store import SubmissionRepo
+
+    def work(db: Session) -> dict[str, Any]:
+        repo = SubmissionRepo(db)
+        filters = {"wave_id": wave_id, "status": status, "land": land}
+        items = repo.list(**filters, limit=limit, offset=offset)
+        return {
+            "items": [_analyst_submission(s) for s in items],
+            "total": repo.count(**filters),
+            "limit": limit,
+            "offset": offset,
+        }
+
+    return _analyst_read(request, work)
 
 
-@analyst_router.post("/waves", summary="Create a survey wave (analysts)")
-def analyst_create_wave() -> None:
-    _not_built()
+def _submission_not_found(submission_id: str) -> ProblemError:
+    return problem(404, t("workspace.api.submission_not_found", id=submission_id[:80]))
 
 
-@analyst_router.get("/reports", summary="List reports (analysts)")
-def analyst_list_reports() -> None:
-    _not_built()
+@analyst_router.get(
+    "/submissions/{submission_id}",
+    response_model=AnalystSubmission,
+    summary="Read a submission (analysts)",
+)
+def analyst_read_submission(submission_id: str, request: Request) -> dict[str, Any]:
+    from kommunaltypen.store import SubmissionRepo
+
+    def work(db: Session) -> dict[str, Any] | None:
+        sub = SubmissionRepo(db).get(submission_id)
+        return None if sub is None else _analyst_submission(sub)
+
+    found = _analyst_read(request, work)
+    if found is None:
+        raise _submission_not_found(submission_id)
+    return found
 
 
-@analyst_router.post("/reports", summary="Build a report (analysts)")
-def analyst_create_report() -> None:
-    _not_built()
+@analyst_router.delete(
+    "/submissions/{submission_id}",
+    response_model=SubmissionDeleted,
+    summary="Delete a submission on request (analysts; audited, with a reason)",
+)
+def analyst_delete_submission(
+    submission_id: str,
+    request: Request,
+    user: Annotated[User, Depends(auth.require_analyst)],
+    reason: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=1000,
+            description="Why (e.g. the file number of the request); kept in the audit log.",
+        ),
+    ],
+) -> dict[str, Any]:
+    from kommunaltypen.web import workspace_ops as ops
+
+    if not reason.strip():
+        raise validation_problem(
+            [
+                FieldError(
+                    "query.reason",
+                    reason,
+                    t("workspace.api.reason_expected"),
+                    t("workspace.dsgvo.reason_required"),
+                )
+            ]
+        )
+    found = _analyst_write(
+        request, lambda db: ops.delete_submission(db, submission_id, user.email, reason)
+    )
+    if found is None:
+        raise _submission_not_found(submission_id)
+    return found
+
+
+def _wave_out(db: Session, wave: Any) -> dict[str, Any]:
+    from kommunaltypen.web import workspace_ops as ops
+
+    latest = ops.latest_done(db, wave.id)
+    return {
+        "id": wave.id,
+        "name": wave.name,
+        "year": wave.year,
+        "codebook_id": wave.codebook_id,
+        "codebook_version": wave.codebook_version,
+        "created_at": wave.created_at,
+        "latest_report": latest.id if latest is not None else None,
+    }
+
+
+@analyst_router.get("/waves", response_model=WaveList, summary="List survey waves (analysts)")
+def analyst_list_waves(request: Request) -> dict[str, Any]:
+    from kommunaltypen.store import WaveRepo
+
+    def work(db: Session) -> dict[str, Any]:
+        items = [_wave_out(db, w) for w in WaveRepo(db).list()]
+        return {"items": items, "count": len(items)}
+
+    return _analyst_read(request, work)
+
+
+def _wave_not_found(wave_id: int, field: str | None = None) -> ProblemError:
+    detail = t("workspace.api.wave_not_found", id=wave_id)
+    if field is None:
+        return problem(404, detail)
+    return validation_problem(
+        [FieldError(field, wave_id, t("workspace.api.wave_expected"), detail)]
+    )
+
+
+@analyst_router.get("/waves/{wave_id}", response_model=WaveOut, summary="One wave (analysts)")
+def analyst_read_wave(wave_id: AnalystId, request: Request) -> dict[str, Any]:
+    from kommunaltypen.store import WaveRepo
+
+    def work(db: Session) -> dict[str, Any] | None:
+        wave = WaveRepo(db).get(wave_id)
+        return None if wave is None else _wave_out(db, wave)
+
+    found = _analyst_read(request, work)
+    if found is None:
+        raise _wave_not_found(wave_id)
+    return found
+
+
+@analyst_router.post(
+    "/waves",
+    response_model=WaveOut,
+    status_code=201,
+    summary="Create a survey wave (analysts)",
+    dependencies=[Depends(deps.require_json)],
+    responses=_problems(409),
+)
+def analyst_create_wave(body: WaveIn, request: Request, response: Response) -> dict[str, Any]:
+    from kommunaltypen.store import WaveRepo
+    from kommunaltypen.web import workspace_ops as ops
+
+    version = default_codebook().version
+    if body.codebook_version is not None and body.codebook_version != int(version):
+        raise validation_problem(
+            [
+                FieldError(
+                    "codebook_version",
+                    body.codebook_version,
+                    t("workspace.api.codebook_expected", expected=version),
+                    t(
+                        "workspace.wave.bad_codebook",
+                        received=body.codebook_version,
+                        expected=version,
+                    ),
+                )
+            ]
+        )
+
+    def work(db: Session) -> dict[str, Any]:
+        if WaveRepo(db).by_name(body.name) is not None:
+            raise problem(409, t("workspace.wave.duplicate", name=body.name))
+        wave = ops.create_wave(db, body.name, body.year, version)
+        return _wave_out(db, wave)
+
+    out = _analyst_write(request, work)
+    response.headers["Location"] = f"{ANALYST_PATH}/waves/{out['id']}"
+    return out
+
+
+def _report_out(job: Any) -> dict[str, Any]:
+    from kommunaltypen.store.models import JobStatus
+
+    summary = None
+    if job.summary:
+        summary = {k: job.summary.get(k) for k in ReportSummary.model_fields}
+    links: dict[str, str | None] = {
+        "status": f"{ANALYST_PATH}/jobs/{job.id}",
+        "page": f"/workspace/jobs/{job.id}",
+    }
+    if job.status == JobStatus.DONE.value:
+        links |= {
+            fmt: f"/workspace/jobs/{job.id}/download/{fmt}" for fmt in ("html", "pdf", "xlsx")
+        }
+    return {
+        "id": job.id,
+        "wave_id": job.wave_id,
+        "status": job.status,
+        "progress": max(0.0, min(1.0, float(job.progress or 0.0))),
+        "stage": job.stage,
+        "message": job.message_in(get_lang()),
+        "lang": job.lang,
+        "needs_rerun": bool(job.needs_rerun),
+        "created_by": job.created_by,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "summary": summary,
+        "links": links,
+    }
+
+
+@analyst_router.get(
+    "/reports",
+    response_model=ReportList,
+    summary="List reports: the analysis jobs of the waves, newest first (analysts)",
+)
+def analyst_list_reports(
+    request: Request,
+    wave_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this wave's.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from kommunaltypen.store.models import AnalysisJob
+
+    def work(db: Session) -> dict[str, Any]:
+        stmt = select(AnalysisJob).order_by(AnalysisJob.id.desc()).limit(limit)
+        if wave_id is not None:
+            stmt = stmt.where(AnalysisJob.wave_id == wave_id)
+        items = [_report_out(job) for job in db.scalars(stmt)]
+        return {"items": items, "count": len(items)}
+
+    return _analyst_read(request, work)
+
+
+@analyst_router.post(
+    "/reports",
+    response_model=ReportOut,
+    status_code=202,
+    summary="Build a report: queue an analysis of a wave (analysts); poll Location",
+    dependencies=[Depends(deps.require_json)],
+    responses=_problems(409),
+)
+def analyst_create_report(
+    body: ReportIn,
+    request: Request,
+    response: Response,
+    user: Annotated[User, Depends(auth.require_analyst)],
+) -> dict[str, Any]:
+    from kommunaltypen.store import WaveRepo
+    from kommunaltypen.web import workspace_ops as ops
+
+    def work(db: Session) -> dict[str, Any] | None:
+        wave = WaveRepo(db).get(body.wave_id)
+        if wave is None:
+            return None
+        try:
+            job = ops.enqueue(db, wave, user.email, get_lang())
+        except ops.WorkspaceError as exc:  # duplicates unresolved, no rows
+            raise problem(409, str(exc)) from exc
+        return _report_out(job)
+
+    out = _analyst_write(request, work)
+    if out is None:
+        raise _wave_not_found(body.wave_id, "wave_id")
+    response.headers["Location"] = out["links"]["status"]
+    return out
+
+
+@analyst_router.get(
+    "/jobs/{job_id}", response_model=ReportOut, summary="Status of an analysis job (analysts)"
+)
+def analyst_read_job(job_id: AnalystId, request: Request) -> dict[str, Any]:
+    from kommunaltypen.store.models import AnalysisJob
+
+    def work(db: Session) -> dict[str, Any] | None:
+        job = db.get(AnalysisJob, job_id)
+        return None if job is None else _report_out(job)
+
+    found = _analyst_read(request, work)
+    if found is None:
+        raise problem(404, t("workspace.api.job_not_found", id=job_id))
+    return found

@@ -29,7 +29,8 @@ Every form carries the CSRF field (:mod:`kommunaltypen.web.csrf` checks it in mi
 
 from __future__ import annotations
 
-import threading
+import datetime as dt
+import json
 from collections.abc import Mapping
 from importlib import resources
 from typing import Annotated, Any
@@ -42,11 +43,10 @@ from jinja2 import pass_context
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
-from kommunaltypen import service
 from kommunaltypen.codebook import default_codebook
 from kommunaltypen.i18n import get_lang, label, t
 from kommunaltypen.vocabulary import format_number, format_percent, type_label
-from kommunaltypen.web import deps
+from kommunaltypen.web import deps, typcheck
 from kommunaltypen.web import questionnaire as qn
 
 router = APIRouter(include_in_schema=False)
@@ -146,28 +146,6 @@ def redirect(request: Request, url: str, *, private: bool = True) -> Response:
         headers["HX-Redirect"] = url
         return Response(status_code=200, headers=headers)
     return RedirectResponse(url, status_code=303, headers=headers)
-
-
-# ---------------------------------------------------------------------------- comparison data
-class _Bundled:
-    """The comparison basis of the bundled data (the reconstruction of the study): computed
-    once per process on first use, read-only afterwards."""
-
-    lock = threading.Lock()
-    value: Any = None
-
-
-def comparison_basis() -> tuple[Any, Any]:
-    """(``service.ComparisonBasis``, ``selfcheck.peers.PeerBasis``) of the bundled data."""
-    if _Bundled.value is None:
-        with _Bundled.lock:
-            if _Bundled.value is None:
-                from kommunaltypen.selfcheck.peers import peer_basis
-
-                result = service.analyse(None, n_bootstrap=0, k_choice=False)
-                comparison = service.comparison_basis(result)
-                _Bundled.value = (comparison, peer_basis(comparison))
-    return _Bundled.value
 
 
 # ---------------------------------------------------------------------------- static pages
@@ -628,16 +606,79 @@ def _peer_kind(gruppe: str | None) -> str | None:
     return None if gruppe == "keine" else "kommunenart"
 
 
-def profile_view(request: Request, sub: Any, peer: str | None) -> Any:
-    """The selfcheck view data of a submission (what the result page and the PDF show)."""
-    from kommunaltypen.selfcheck.view import profile_view as build
+class _Output:
+    """What one result page or PDF of a submission is computed from: its model, language,
+    peer group and date, and the key of the stored outputs (:mod:`kommunaltypen.web.typcheck`)."""
 
-    state = deps.app_state(request)
-    comparison, peers = comparison_basis()
-    model = deps.model_for(state, sub.model_id)  # earlier submissions keep their model
-    # the stored answers were checked when they were saved (the canonical row)
-    evaluation = service.evaluate(dict(sub.answers or {}), comparison, model=model, validated=True)
-    return build(evaluation, peers, kind=peer, model=model, lang=get_lang())
+    def __init__(self, request: Request, sub: Any, peer: str | None) -> None:
+        self.state = deps.app_state(request)
+        self.sub = sub
+        self.peer = peer
+        self.lang = get_lang()
+        self.day = dt.datetime.now(dt.UTC).date()
+        self.model = deps.model_for(self.state, sub.model_id)  # earlier ones keep their model
+        self.key = typcheck.output_key(
+            sub.answers or {}, self.model.model_id, self.lang, peer, self.day
+        )
+        #: one PDF render per submission and key at a time
+        self.render_key = f"{sub.id}:{self.key}"
+
+    def view(self) -> Any:
+        """The selfcheck view data (what the result page and the PDF show)."""
+        from kommunaltypen.selfcheck.view import profile_view as build
+
+        _, peers = typcheck.comparison_for(self.state, self.model)
+        # the stored answers were checked when they were saved (the canonical row)
+        evaluation = typcheck.evaluate(self.state, self.model, self.sub.answers or {})
+        return build(
+            evaluation, peers, kind=self.peer, model=self.model, lang=self.lang, today=self.day
+        )
+
+    def keep(self, kind: str) -> Any:
+        """A callback that stores an output of ``kind`` under this key."""
+        name = typcheck.variant(kind, self.lang, self.peer)
+        return lambda content: typcheck.store(self.state, self.sub.id, name, self.key, content)
+
+    def cached(self, kind: str) -> bytes | None:
+        name = typcheck.variant(kind, self.lang, self.peer)
+        return typcheck.cached(self.state, self.sub.id, name, self.key)
+
+    def page_parts(self) -> dict[str, Any]:
+        """The result page's view-only parts (stored; computed on the first request), and the
+        PDF's render queued in the background then."""
+        stored = self.cached("page")
+        if stored is not None:
+            parts = json.loads(stored)
+        else:
+            view = self.view()
+            macros = templates.get_template("partials/result.html").module
+            parts = {
+                "typed": view.typed,
+                "summary": str(macros.summary(view)),  # type: ignore[attr-defined]
+                "figures": str(macros.figures(view)),  # type: ignore[attr-defined]
+            }
+            self.keep("page")(json.dumps(parts).encode("utf-8"))
+            if self.cached("pdf") is None:
+                self.state.pdf.prefetch(
+                    self.render_key, lambda: self.pdf_html(view), self.keep("pdf")
+                )
+        return {
+            "typed": bool(parts["typed"]),
+            "summary": Markup(parts["summary"]),
+            "figures": Markup(parts["figures"]),
+        }
+
+    def pdf_html(self, view: Any) -> str:
+        from kommunaltypen.selfcheck.pdf import render_profile_html
+
+        return render_profile_html(view, self.lang)
+
+    def pdf(self) -> bytes:
+        """The PDF profile: stored, being rendered (waits for it), or rendered now."""
+        stored = self.cached("pdf")
+        if stored is not None:
+            return stored
+        return self.state.pdf.render(self.render_key, self.pdf_html(self.view()), self.keep("pdf"))
 
 
 def _result_context(request: Request, sub: Any, token: str, gruppe: str | None) -> dict[str, Any]:
@@ -647,7 +688,7 @@ def _result_context(request: Request, sub: Any, token: str, gruppe: str | None) 
     ctx = _sub_context(request, sub, token)
     ctx.update(
         {
-            "view": profile_view(request, sub, peer),
+            "parts": _Output(request, sub, peer).page_parts(),
             "peer": peer,
             "peer_kinds": PEER_KINDS,
             "pdf_url": f"{ctx['base']}/profil.pdf?"
@@ -769,6 +810,4 @@ def profile_pdf(
 
 
 def _profile_pdf(request: Request, sub: Any, gruppe: str | None) -> bytes:
-    from kommunaltypen.selfcheck.pdf import render_profile_pdf
-
-    return render_profile_pdf(profile_view(request, sub, _peer_kind(gruppe)), get_lang())
+    return _Output(request, sub, _peer_kind(gruppe)).pdf()

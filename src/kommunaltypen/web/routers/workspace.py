@@ -276,19 +276,69 @@ async def wave_import(request: Request, wave_id: int, user: Analyst) -> Response
     return await run_in_threadpool(go)
 
 
+def _pending_hours(request: Request) -> int:
+    return int(_state(request).settings.import_pending_hours)
+
+
+def _expire(request: Request, wave_id: int, import_id: str) -> str | None:
+    """Delete the import if it is pending and expired; the message to show then (the file
+    name and the time limit), else None."""
+    hours = _pending_hours(request)
+
+    def expired(db: Any) -> Any:
+        wave = ops.get_wave(db, wave_id)
+        record = ops.get_import(db, wave, import_id) if wave else None
+        return record if record is not None and ops.import_expired(record, hours) else None
+
+    if _read(request, expired) is None:  # (the usual case: no write transaction)
+        return None
+
+    def work(db: Any) -> str | None:
+        record = expired(db)
+        if record is None:
+            return None
+        filename = record.filename
+        ops.discard_import(db, record)
+        return t("workspace.import.expired", file=filename, hours=hours)
+
+    return _write(request, work)
+
+
+def _gone(request: Request, user: User, wave_id: int, message: str | None = None) -> HTMLResponse:
+    """An import that is not (any more) there: the wave page saying why (expired pending
+    imports are deleted), or "not found" without the wave."""
+    hours = _pending_hours(request)
+    if _read(request, lambda db: ops.get_wave(db, wave_id)) is None:
+        return _not_found(request, user)
+    error = message or t("workspace.import.gone", hours=hours)
+    return _wave_page(request, user, wave_id, status=410 if message else 404, error=error)
+
+
 def _import_page(
     request: Request, user: User, wave_id: int, import_id: str, *, status: int = 200, **extra: Any
 ) -> HTMLResponse:
+    expired = _expire(request, wave_id, import_id)
+    if expired:
+        return _gone(request, user, wave_id, expired)
+    hours = _pending_hours(request)
+
     def work(db: Any) -> dict[str, Any] | None:
         wave = ops.get_wave(db, wave_id)
         record = ops.get_import(db, wave, import_id) if wave else None
         if record is None:
             return None
-        return {"wave": wave, "record": record, "same": ops.same_file_imports(db, record)}
+        return {
+            "wave": wave,
+            "record": record,
+            "same": ops.same_file_imports(db, record),
+            "expires_at": (
+                ops.import_expires_at(record, hours) if record.status == "pending" else None
+            ),
+        }
 
     ctx = _read(request, work)
     if ctx is None:
-        return _not_found(request, user)
+        return _gone(request, user, wave_id)
     return _page(request, "import.html", user, {**ctx, **extra}, status=status)
 
 
@@ -302,6 +352,10 @@ async def import_confirm(request: Request, wave_id: int, import_id: str, user: A
     form = await _form(request)
 
     def go() -> Response:
+        expired = _expire(request, wave_id, import_id)
+        if expired:
+            return _gone(request, user, wave_id, expired)
+
         def work(db: Any) -> Any:
             wave = ops.get_wave(db, wave_id)
             record = ops.get_import(db, wave, import_id) if wave else None
@@ -316,7 +370,7 @@ async def import_confirm(request: Request, wave_id: int, import_id: str, user: A
         except KommunaltypenError as exc:
             return _import_page(request, user, wave_id, import_id, status=409, error=str(exc))
         if stored is None:
-            return _not_found(request, user)
+            return _gone(request, user, wave_id)
         return _redirect(request, f"/workspace/waves/{wave_id}?imported={stored}")
 
     return await run_in_threadpool(go)
@@ -394,7 +448,7 @@ def job_create(request: Request, wave_id: int, user: Analyst) -> Response:
 
 
 def _job(db: Any, job_id: int) -> tuple[AnalysisJob, Wave] | None:
-    job = db.get(AnalysisJob, job_id)
+    job = db.get(AnalysisJob, job_id) if ops.valid_id(job_id) else None
     if job is None:
         return None
     wave = db.get(Wave, job.wave_id)
