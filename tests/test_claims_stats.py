@@ -236,3 +236,32 @@ def test_kendall_interval_covers_with_heavy_ties():
         r = cs.kendall_tau_b(*draw(200))
         hits += r.ci_low <= true_tau <= r.ci_high
     assert _coverage(hits) >= 0.9
+
+
+@pytest.mark.parametrize("shift", [0.0, -3.0, 0.5])  # 0.5: fractional values, hash grouping
+def test_counts_by_bincount_equal_the_hash_grouping(monkeypatch, shift):
+    """Whole-number measures are counted with numpy.bincount; the counts must equal polars'
+    grouping (the only path for fractional values or wide ranges)."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 7, 20_000).astype(float) + shift
+    y = rng.integers(1, 12, 20_000).astype(float) * 2.0
+    group = rng.integers(0, 2, 20_000).astype(float)
+    fast_pairs = cs._pair_counts(x, y)
+    fast_groups = cs._group_value_counts(group, x)
+    assert (cs._small_codes(x) is None) == (shift == 0.5)
+    monkeypatch.setattr(cs, "MAX_CODE_RANGE", 0)  # forces the hash grouping
+    assert cs._small_codes(x) is None
+    slow_pairs = cs._pair_counts(x, y)
+    slow_groups = cs._group_value_counts(group, x)
+
+    def table(parts):
+        xv, yv, xi, yi, cnt = parts
+        out = np.zeros((len(xv), len(yv)))
+        out[xi, yi] = cnt
+        return xv, yv, out
+
+    for fast, slow in zip(table(fast_pairs), table(slow_pairs), strict=True):
+        np.testing.assert_array_equal(fast, slow)
+    for fast, slow in zip(fast_groups, slow_groups, strict=True):
+        np.testing.assert_array_equal(fast, slow)
+    assert fast_groups[0].sum() + fast_groups[1].sum() == len(x)

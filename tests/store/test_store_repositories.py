@@ -229,8 +229,19 @@ def test_published_models_have_one_current(db_session):
     ]
 
 
-def test_concurrent_creates_with_one_idempotency_key_store_one(fresh_database_url):
-    """Committed, from several threads with their own sessions: exactly one row per key."""
+@pytest.mark.parametrize(
+    ("method", "token_of"),
+    [
+        # committed, from several threads with their own sessions: exactly one row per key
+        ("create_or_get", lambda i: f"token-{i}"),
+        # retries of one request carry one key AND one (derived) token: of concurrent inserts,
+        # one stores, the others find its row — never a unique-token error
+        ("insert_once", lambda i: f"token-of-key-{i % 2}"),
+    ],
+)
+def test_concurrent_creates_with_one_idempotency_key_store_one(
+    fresh_database_url, method, token_of
+):
     engine = make_engine(fresh_database_url)
     migrate(engine)
     sessions = session_factory(engine)
@@ -241,10 +252,10 @@ def test_concurrent_creates_with_one_idempotency_key_store_one(fresh_database_ur
         barrier.wait()
         try:
             with sessions.begin() as session:
-                record, created = SubmissionRepo(session).create_or_get(
+                record, created = getattr(SubmissionRepo(session), method)(
                     idempotency_key=f"key-{i % 2}",
                     request_hash="same",
-                    token_hash=token_hash(f"token-{i}"),
+                    token_hash=token_hash(token_of(i)),
                     answers={"i": i},
                     codebook_id="c",
                     codebook_version=1,
@@ -326,43 +337,3 @@ def test_insert_once_refuses_broken_references_and_unknown_fields(db_session):
             codebook_version=1,
             kommune_ars="000000000000",  # not in the directory
         )
-
-
-def test_concurrent_insert_once_with_one_key_and_token_stores_one(fresh_database_url):
-    """Retries of one request carry one key AND one (derived) token: of concurrent inserts,
-    one stores, the others find its row — never a unique-token error."""
-    engine = make_engine(fresh_database_url)
-    migrate(engine)
-    sessions = session_factory(engine)
-    results, errors = [], []
-    barrier = threading.Barrier(8)
-
-    def submit(i: int) -> None:
-        barrier.wait()
-        try:
-            with sessions.begin() as session:
-                record, created = SubmissionRepo(session).insert_once(
-                    idempotency_key=f"key-{i % 2}",
-                    request_hash="same",
-                    token_hash=token_hash(f"token-of-key-{i % 2}"),
-                    answers={"i": i},
-                    codebook_id="c",
-                    codebook_version=1,
-                )
-                results.append((record.idempotency_key, record.id, created))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=submit, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    with sessions() as session:
-        stored = session.scalars(select(Submission)).all()
-    assert sorted(s.idempotency_key for s in stored) == ["key-0", "key-1"]
-    assert sum(created for _, _, created in results) == 2
-    ids = {key: {i for k, i, _ in results if k == key} for key in ("key-0", "key-1")}
-    assert all(len(found) == 1 for found in ids.values())
-    engine.dispose()

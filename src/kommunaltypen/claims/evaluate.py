@@ -528,8 +528,10 @@ class _RowValues:
                 if row is not None and not row.spec.is_proportion and name not in exprs:
                     exprs[name] = row_expression(row.spec, codebook).cast(pl.Float64).alias(name)
         self._values = frame.select(list(exprs.values())) if exprs else pl.DataFrame()
-        codes = types.to_numpy()
-        self._masks = {tid: codes == tid for tid in types.drop_nulls().unique().to_list()}
+        self._masks = {
+            tid: (types == tid).fill_null(False).to_numpy()
+            for tid in types.drop_nulls().unique().to_list()
+        }
         self._cache: dict[tuple[str, str], np.ndarray] = {}
 
     def get(self, table: int, key: str, type_id: str) -> np.ndarray:

@@ -99,6 +99,26 @@ def _z_interval(r: float, se: float, z: float = Z95) -> tuple[float, float]:
 MAX_TABLE_CELLS = 4_000_000
 
 
+#: widest range of whole-number values counted with ``numpy.bincount`` (else a hash grouping)
+MAX_CODE_RANGE = 100_000
+
+
+def _small_codes(values: np.ndarray) -> tuple[np.ndarray, int, int] | None:
+    """Whole-number values of a small range as codes ``value − min`` (with ``min`` and the
+    range's size), so that counting per distinct value is one ``bincount`` over the n values
+    instead of a hash grouping; None for fractional values or a wide range."""
+    if len(values) == 0:
+        return None
+    lo, hi = float(values.min()), float(values.max())
+    if hi - lo >= MAX_CODE_RANGE or not lo.is_integer():
+        return None
+    codes = values - lo
+    as_int = codes.astype(np.int64)
+    if not np.array_equal(as_int, codes):
+        return None
+    return as_int, int(lo), int(hi - lo) + 1
+
+
 def _pair_counts(
     x: np.ndarray, y: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -106,6 +126,21 @@ def _pair_counts(
     (hash grouping in polars: no sort of the n values)."""
     import polars as pl
 
+    xs_codes, ys_codes = _small_codes(x), _small_codes(y)
+    if xs_codes is not None and ys_codes is not None:
+        (xc, x0, nx), (yc, y0, ny) = xs_codes, ys_codes
+        if nx * ny <= MAX_TABLE_CELLS:
+            cells = np.bincount(xc * ny + yc, minlength=nx * ny)
+            pairs = np.flatnonzero(cells)
+            xs, ys = x0 + pairs // ny, y0 + pairs % ny
+            xv, yv = np.unique(xs), np.unique(ys)
+            return (
+                xv.astype(float),
+                yv.astype(float),
+                np.searchsorted(xv, xs),
+                np.searchsorted(yv, ys),
+                cells[pairs],
+            )
     counts = pl.DataFrame({"x": x, "y": y}).group_by("x", "y").len()
     xs = counts["x"].to_numpy()
     ys = counts["y"].to_numpy()
@@ -225,6 +260,13 @@ def _group_value_counts(group: np.ndarray, values: np.ndarray) -> tuple[np.ndarr
     """Cases of group 1 and of group 0 per distinct value (values ascending)."""
     import polars as pl
 
+    codes = _small_codes(values)
+    if codes is not None:
+        vc, _, size = codes
+        present = np.bincount(vc, minlength=size) > 0
+        c1 = np.bincount(vc[group == 1], minlength=size)[present]
+        c0 = np.bincount(vc[group == 0], minlength=size)[present]
+        return c1.astype(float), c0.astype(float)
     counts = (
         pl.DataFrame({"v": values, "g": group})
         .group_by("v")

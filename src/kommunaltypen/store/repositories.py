@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from kommunaltypen.i18n import t
 from kommunaltypen.store.directory import normalize_name
 from kommunaltypen.store.errors import StoreError
+from kommunaltypen.store.gv100 import FIELDS as DIRECTORY_FIELDS
 from kommunaltypen.store.models import (
     AuditLog,
     Kommune,
@@ -200,18 +201,8 @@ def kommune_entry(row: Any) -> dict[str, Any]:
     }
 
 
-#: the columns :func:`kommune_entry` reads
-_ENTRY_COLUMNS = (
-    "ars",
-    "name",
-    "kind",
-    "kind_code",
-    "land",
-    "land_name",
-    "population",
-    "kreis_ars",
-    "kreis_name",
-)
+#: the columns :func:`kommune_entry` reads: the fields of a directory record
+_ENTRY_COLUMNS = DIRECTORY_FIELDS
 
 
 @cache

@@ -19,6 +19,11 @@ Every request still gets exactly the result :func:`~kommunaltypen.service.check_
 give it, in its own language (a batch is split by language).
 
 One batcher belongs to one application instance (``AppState``), never to the module.
+
+The class is not tied to answers: ``check_many`` may be any function from a list of items to
+a list of their results. ``POST /submissions`` uses two more batchers for its database work
+(one read and one write transaction per pass; see ``_database_batchers`` in
+``web/routers/api.py``).
 """
 
 from __future__ import annotations

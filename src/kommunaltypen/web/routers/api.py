@@ -18,13 +18,14 @@ Submissions and their private token:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
-from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPBearer
@@ -37,6 +38,7 @@ from kommunaltypen.codebook import default_codebook
 from kommunaltypen.i18n import get_lang, t
 from kommunaltypen.store.models import User
 from kommunaltypen.web import auth, deps
+from kommunaltypen.web.batching import AnswerBatcher
 from kommunaltypen.web.problems import (
     FieldError,
     ProblemError,
@@ -226,11 +228,6 @@ def kommune(ars: str, session: Annotated[Session, Depends(deps.read_session)]) -
 
 
 # ---------------------------------------------------------------------------- submissions
-#: concurrent database trips of the submission routes when the pool does not say (see
-#: _database_slots)
-DEFAULT_DATABASE_SLOTS = 5
-
-
 def request_hash(body: SubmissionIn) -> str:
     """SHA-256 of the body's canonical JSON (sorted keys): equal bodies, equal hash."""
     canonical = json.dumps(
@@ -406,10 +403,8 @@ async def create_submission(
     secret = state.settings.secret_key.get_secret_value() if state.settings.secret_key else ""
     _check_idempotency_key(idempotency_key)
     digest = request_hash(body)
-    slots = _database_slots(request)
-    existing, known, model = await to_thread.run_sync(
-        _before_check, state, idempotency_key, body.kommune_ars, limiter=slots
-    )
+    reads, writes = _database_batchers(request.app, state)
+    existing, known, model = _result(await reads.check_async((idempotency_key, body.kommune_ars)))
     if existing is not None:
         assert idempotency_key is not None
         return _replay_stored(existing, idempotency_key, digest, secret, response)
@@ -425,9 +420,7 @@ async def create_submission(
         "codebook_version": cb.version,
         "token_hash": deps.token_hash(token),
     }
-    sub, created = await to_thread.run_sync(
-        _insert, state, fields, idempotency_key, digest, limiter=slots
-    )
+    sub, created = _result(await writes.check_async((fields, idempotency_key, digest)))
     if not created:  # a concurrent request with the same key stored first
         assert idempotency_key is not None
         return _replay_stored(sub, idempotency_key, digest, secret, response)
@@ -435,20 +428,36 @@ async def create_submission(
     return sub | {"token": token}
 
 
-def _database_slots(request: Request) -> CapacityLimiter:
-    """How many submission requests of this application use the database at once: as many
-    as its connection pool keeps open. More would make the pool open (and close again)
-    overflow connections — on PostgreSQL a new server process each, which costs more than
-    the insert; the others wait their turn without holding a thread. One limiter per
-    application instance (created on the event loop, kept on ``app.state``)."""
-    app_state = request.app.state
-    slots = getattr(app_state, "submission_database_slots", None)
-    if slots is None:
-        pool = deps.app_state(request).engine.pool
-        size = pool.size() if hasattr(pool, "size") else DEFAULT_DATABASE_SLOTS
-        slots = CapacityLimiter(max(1, size))
-        app_state.submission_database_slots = slots
-    return slots
+@dataclass(frozen=True)
+class _Failed:
+    """The error of one request's database work in a shared pass (raised in that request)."""
+
+    error: BaseException
+
+
+def _result(value: Any) -> Any:
+    if isinstance(value, _Failed):
+        raise value.error
+    return value
+
+
+def _database_batchers(app: Any, state: deps.AppState) -> tuple[AnswerBatcher, AnswerBatcher]:
+    """The two database passes of ``POST /submissions`` of this application instance (kept
+    on ``app.state``): the reads before the answers are checked (:func:`_before_many`) and
+    the inserts after (:func:`_insert_many`). Like the answer checks, the database work of
+    concurrent requests is done together, in one thread of the batcher's own: one
+    transaction (and one commit) for all waiting requests instead of one each, and no trip
+    to the server's thread pool per request — which cost more CPU than the insert itself.
+    At most two connections are used, whatever the load."""
+    app_state = app.state
+    batchers = getattr(app_state, "submission_batchers", None)
+    if batchers is None:
+        batchers = (
+            AnswerBatcher(functools.partial(_before_many, state), max_wait=0),
+            AnswerBatcher(functools.partial(_insert_many, state), max_wait=0),
+        )
+        app_state.submission_batchers = batchers
+    return batchers
 
 
 def _stored(sub: Any) -> dict[str, Any]:
@@ -471,42 +480,93 @@ def _replay_stored(
     return out | {"token": deps.derived_token(secret, key, digest)}
 
 
-def _before_check(
-    state: deps.AppState, idempotency_key: str | None, kommune_ars: str | None
-) -> tuple[Any, bool, Any]:
-    """One read transaction before the answers are checked: the submission already stored
-    under ``idempotency_key`` (:func:`_stored`; None if none), whether ``kommune_ars`` is in
-    the directory, and the current model (:func:`deps.current_model`)."""
-    from kommunaltypen.store import DirectoryRepo, SubmissionRepo
+def _before_many(state: deps.AppState, items: Sequence[tuple[str | None, str | None]]) -> list[Any]:
+    """One read transaction before the answers of ``items`` (``(idempotency_key,
+    kommune_ars)`` each) are checked; per item ``(existing, known, model)``: the submission
+    already stored under its key (:func:`_stored`; None if none), whether its
+    ``kommune_ars`` is in the directory, and the current model
+    (:func:`deps.current_model`). A failure (the database unreachable …) is every item's
+    (:class:`_Failed`): nothing in these reads depends on one request."""
+    try:
+        return _before_all(state, items)
+    except Exception as exc:
+        return [_Failed(exc)] * len(items)
 
+
+def _before_all(state: deps.AppState, items: Sequence[tuple[str | None, str | None]]) -> list[Any]:
+    from sqlalchemy import select
+
+    from kommunaltypen.store import DirectoryRepo, Submission
+
+    keys = sorted({key for key, _ in items if key is not None})
     with state.read_sessions() as db:
-        repo = SubmissionRepo(db)
-        if idempotency_key is not None and repo.id_by_idempotency_key(idempotency_key):
-            existing = repo.by_idempotency_key(idempotency_key)
-            if existing is not None:
-                return _stored(existing), True, None
-        known = kommune_ars is None or DirectoryRepo(db).get(kommune_ars) is not None
-    return None, known, deps.current_model(state)
+        stored: dict[str, Any] = {}
+        if keys:
+            # nearly every key is new: one probe for all that loads no record …
+            taken = db.execute(
+                select(Submission.idempotency_key).where(Submission.idempotency_key.in_(keys))
+            ).scalars()
+            for key in list(taken):
+                found = db.scalars(
+                    select(Submission).where(Submission.idempotency_key == key)
+                ).first()
+                if found is not None:  # … and the few stored ones read in full
+                    stored[key] = _stored(found)
+        directory = DirectoryRepo(db)
+        known = {
+            ars: directory.get(ars) is not None
+            for ars in {ars for key, ars in items if ars is not None and key not in stored}
+        }
+    model = deps.current_model(state)
+    return [
+        (stored[key], True, None)
+        if key is not None and key in stored
+        else (None, ars is None or known[ars], model)
+        for key, ars in items
+    ]
 
 
-def _insert(
-    state: deps.AppState, fields: dict[str, Any], idempotency_key: str | None, digest: str
-) -> tuple[Any, bool]:
-    """Store a new submission in one write transaction: ``(its _out, True)``; or, when a
-    concurrent request stored one under the same ``idempotency_key`` first, ``(that
-    submission as _stored, False)`` (the unique key decides; nothing is written)."""
+def _insert_many(
+    state: deps.AppState,
+    items: Sequence[tuple[dict[str, Any], str | None, str]],
+) -> list[Any]:
+    """Store new submissions (``(fields, idempotency_key, request_hash)`` each) in one write
+    transaction; per item ``(its _out, True)`` or, when a request stored one under the same
+    key first (also one earlier in this pass), ``(that submission as _stored, False)`` (the
+    unique key decides). When an insert is refused (a :class:`StoreError` of
+    ``insert_once``: a broken constraint of its row), the pass is rolled back and each item is
+    stored alone in its own transaction, so that only the refused one gets its error
+    (:class:`_Failed`); any other failure (the database unreachable …) is every item's,
+    without a retry per item."""
+    from kommunaltypen.store import StoreError
+
+    try:
+        return _insert_all(state, items)
+    except StoreError as exc:
+        if len(items) == 1:
+            return [_Failed(exc)]
+        return [_insert_many(state, [item])[0] for item in items]
+    except Exception as exc:
+        return [_Failed(exc)] * len(items)
+
+
+def _insert_all(
+    state: deps.AppState, items: Sequence[tuple[dict[str, Any], str | None, str]]
+) -> list[Any]:
     from kommunaltypen.store import SubmissionRepo
 
+    results: list[Any] = []
     with state.sessions() as session, _writing(state, session):
-        sub, created = SubmissionRepo(session).insert_once(
-            idempotency_key=idempotency_key,
-            request_hash=digest if idempotency_key is not None else None,
-            **fields,
-        )
-        if not created:
-            return _stored(sub), False
+        repo = SubmissionRepo(session)
+        for fields, idempotency_key, digest in items:
+            sub, created = repo.insert_once(
+                idempotency_key=idempotency_key,
+                request_hash=digest if idempotency_key is not None else None,
+                **fields,
+            )
+            results.append((_out(sub), True) if created else (_stored(sub), False))
         session.commit()
-        return _out(sub), True
+    return results
 
 
 def _authorized(
