@@ -155,16 +155,18 @@ def _sha256(path: Path) -> str:
 
 #: modules the pipeline needs only after reading: imported in the background during the read
 _LATE_IMPORTS = ("scipy.special",)
+#: imported the same way when the Thesen-Check will run (scipy.stats alone takes ~0.7 s)
+_CLAIMS_IMPORTS = ("scipy.stats",)
 
 
-def _background_start(source: Path) -> Future[str]:
+def _background_start(source: Path, imports: Sequence[str] = _LATE_IMPORTS) -> Future[str]:
     """Work that does not depend on the data, started in a second thread while the input is
     read and validated (polars leaves part of the second core idle then): the input hash and
     the imports needed later. Hashing runs without the GIL (hashlib releases it for large
     blocks), and the import mostly waits while polars parses. Returns the hash's future."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kommunaltypen-bg")
     digest = pool.submit(_sha256, source)
-    for name in _LATE_IMPORTS:
+    for name in imports:
         pool.submit(importlib.import_module, name)
     pool.shutdown(wait=False)  # the thread ends once these tasks are done
     return digest
@@ -304,7 +306,9 @@ def run_analysis(
     if not source.is_file():
         raise InputFileError(t("tables.input_missing", file=str(source)))
     specs = _resolve_tables(tables, cb)  # declaration errors before the (long) read
-    input_digest = _background_start(source)
+    input_digest = _background_start(
+        source, _LATE_IMPORTS + (_CLAIMS_IMPORTS if loaded_claims is not None else ())
+    )
     data, validation = validate_file(source, mapping=mapping, codebook=cb, progress=progress)
     _step(progress, "validate", 1.0)
     input_info = {
