@@ -32,10 +32,7 @@ import argparse
 import json
 import os
 import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,58 +41,14 @@ from pathlib import Path
 
 import httpx
 
+from bench_server import Server  # the same `kommunaltypen serve` subprocess
+
 GOALS = [
     ("effizienz", "leistungsangebot", "buergernaehe"),
     ("rechtliche_vorgaben", "foerdermittel", "effizienz"),
     ("buergernaehe", "attraktivitaet", "wirtschaft"),
     ("daseinsvorsorge", "zivilgesellschaft", "innovation"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """``kommunaltypen serve`` in its own process group (stopped by its id)."""
-
-    def __init__(self, data_dir: Path, workers: int) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "KOMMUNALTYPEN_DATA_DIR": str(data_dir)}
-        cmd = [
-            sys.executable, "-m", "kommunaltypen", "serve", "--port", str(self.port),
-            "--database-url", f"sqlite:///{data_dir / 'db.sqlite3'}", "--workers", str(workers),
-        ]  # fmt: skip
-        self.log = open(data_dir / "server.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        deadline = time.monotonic() + 180
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError((data_dir / "server.log").read_text(errors="replace"))
-            try:
-                if httpx.get(f"{self.base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("server did not start")
-            time.sleep(0.3)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        self.log.close()
 
 
 def _csrf(client: httpx.Client, url: str) -> str:
@@ -248,7 +201,8 @@ def main() -> None:
     out: dict[str, object] = {"users": args.users, "workers": args.workers, "think_s": args.think}
     out["load_before"] = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-selfcheck-") as tmp:
-        server = Server(Path(tmp), args.workers)
+        data = Path(tmp)
+        server = Server(f"sqlite:///{data / 'db.sqlite3'}", data, args.workers, start_timeout=180)
         pgid = server.proc.pid  # its own session: the group id is its pid
         try:
             links = [create_submission(server.base, u) for u in range(args.users)]

@@ -88,7 +88,9 @@ def free_port() -> int:
 class Server:
     """``kommunaltypen serve`` in its own process group (stopped by its id)."""
 
-    def __init__(self, database_url: str, data_dir: Path, workers: int) -> None:
+    def __init__(
+        self, database_url: str, data_dir: Path, workers: int, start_timeout: float = 120
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "KOMMUNALTYPEN_DATA_DIR": str(data_dir)}
@@ -100,7 +102,7 @@ class Server:
         self.proc = subprocess.Popen(
             cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + start_timeout
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError((data_dir / "server.log").read_text(errors="replace"))

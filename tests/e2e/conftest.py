@@ -3,15 +3,13 @@ SQLite in a temporary directory) and headless Chromium (Debian's, via Playwright
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from e2e_support import running_server
 
-from kommunaltypen.web import Settings, create_app
+from kommunaltypen.web import Settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -19,39 +17,17 @@ REPO = Path(__file__).resolve().parents[2]
 AXE = REPO / ".npm-test" / "node_modules" / "axe-core" / "axe.min.js"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a running server."""
-    import uvicorn
+    from kommunaltypen.web import typcheck
 
     data = tmp_path_factory.mktemp("e2e")
     settings = Settings(database_url=f"sqlite:///{data / 'db.sqlite3'}", data_dir=data)
-    port = _free_port()
-    app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the e2e server did not start")
-        time.sleep(0.05)
-    from kommunaltypen.web import typcheck
-
-    state = app.state.kommunaltypen  # the comparison basis: not inside a timed page load
-    typcheck.comparison_for(state, state.model)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with running_server(settings) as (url, app):
+        state = app.state.kommunaltypen  # the comparison basis: not inside a timed page load
+        typcheck.comparison_for(state, state.model)
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_support import axe_violations
 
 pytestmark = pytest.mark.browser
 
@@ -228,18 +229,6 @@ def test_keyboard_only(server: str, browser: Any) -> None:
 
 
 # ---------------------------------------------------------------------------- axe, layout
-WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-
-
-def _axe(page: Any, axe_source: str) -> list[dict[str, Any]]:
-    page.evaluate(axe_source)
-    result = page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS
-    )
-    return [
-        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in result["violations"]
-    ]
 
 
 def _page_states(page: Any, server: str, lang: str) -> Any:
@@ -317,7 +306,7 @@ def test_axe_finds_no_wcag_a_or_aa_violation_on_any_page_state(
     for name, state in _page_states(page, server, lang):
         states.append(name)
         assert state.evaluate("document.documentElement.lang") == lang, name
-        violations = _axe(state, axe_source)
+        violations = axe_violations(state, axe_source)
         if violations:
             problems[name] = violations
     context.close()

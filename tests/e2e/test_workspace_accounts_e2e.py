@@ -6,17 +6,15 @@ at 200 % zoom and 360 px (screenshots in ``KOMMUNALTYPEN_SCREENSHOTS`` or a temp
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_support import axe_violations, running_server
 
-from kommunaltypen.store import make_engine, session_factory
-from kommunaltypen.web import Settings, auth, create_app
+from kommunaltypen.web import Settings
 
 pytestmark = pytest.mark.browser
 
@@ -24,45 +22,17 @@ TIMEOUT = 20_000
 PASSWORD = "korrekt-pferd-batterie-heftklammer"
 ADMIN = "admin@example.org"
 ANALYST = "analyst@example.org"
-WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def ws_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real server (uvicorn in a thread, SQLite) with an admin and an analyst account."""
-    import uvicorn
-
     data = tmp_path_factory.mktemp("ws-e2e")
     url = f"sqlite:///{data / 'db.sqlite3'}"
     settings = Settings(database_url=url, data_dir=data, login_address_max_failures=1000)
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the e2e server did not start")
-        time.sleep(0.05)
-    engine = make_engine(url)
-    with session_factory(engine).begin() as db:
-        auth.create_user(db, ADMIN, PASSWORD, "admin")
-        auth.create_user(db, ANALYST, PASSWORD, "analyst")
-    engine.dispose()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    users = [(ADMIN, PASSWORD, "admin"), (ANALYST, PASSWORD, "analyst")]
+    with running_server(settings, users) as (base, _):
+        yield base
 
 
 def _login(page: Any, server: str, email: str, password: str = PASSWORD, lang: str = "de") -> None:
@@ -70,17 +40,6 @@ def _login(page: Any, server: str, email: str, password: str = PASSWORD, lang: s
     page.fill("#login-email", email)
     page.fill("#login-password", password)
     page.click("form.login-form button[type=submit]")
-
-
-def _axe(page: Any, axe_source: str) -> list[dict[str, Any]]:
-    page.evaluate(axe_source)
-    result = page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS
-    )
-    return [
-        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in result["violations"]
-    ]
 
 
 def _states(browser: Any, server: str, lang: str, **context_args: Any) -> Iterator[tuple[str, Any]]:
@@ -140,7 +99,7 @@ def test_axe_finds_no_wcag_violation_on_login_and_users_pages(
     for name, page in _states(browser, ws_server, lang, bypass_csp=True):
         names.append(name)
         assert page.evaluate("document.documentElement.lang") == lang, name
-        violations = _axe(page, axe_source)
+        violations = axe_violations(page, axe_source)
         if violations:
             problems[name] = violations
     assert len(names) == 9

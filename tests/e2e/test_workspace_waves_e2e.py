@@ -9,67 +9,32 @@ from __future__ import annotations
 
 import io
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+from e2e_support import axe_violations, running_server
 
 from kommunaltypen.analysis import bundled_data_path
-from kommunaltypen.store import make_engine, session_factory
-from kommunaltypen.web import Settings, auth, create_app
+from kommunaltypen.web import Settings
 
 pytestmark = pytest.mark.browser
 
 TIMEOUT = 20_000
 PASSWORD = "korrekt-pferd-batterie-heftklammer"
 ANALYST = "analyst@example.org"
-WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 @pytest.fixture(scope="module")
 def ws_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import uvicorn
-    from test_workspace_accounts_e2e import _free_port
-
+    """A real server (uvicorn in a thread, SQLite) with an analyst account."""
     data = tmp_path_factory.mktemp("ws-waves-e2e")
     url = f"sqlite:///{data / 'db.sqlite3'}"
     settings = Settings(database_url=url, data_dir=data, login_address_max_failures=1000)
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the e2e server did not start")
-        time.sleep(0.05)
-    engine = make_engine(url)
-    with session_factory(engine).begin() as db:
-        auth.create_user(db, ANALYST, PASSWORD, "analyst")
-    engine.dispose()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
-def _axe(page: Any, axe_source: str) -> list[dict[str, Any]]:
-    page.evaluate(axe_source)
-    result = page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS
-    )
-    return [
-        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in result["violations"]
-    ]
+    with running_server(settings, [(ANALYST, PASSWORD, "analyst")]) as (base, _):
+        yield base
 
 
 def _files(tmp: Path) -> tuple[Path, Path]:
@@ -148,10 +113,10 @@ def test_workspace_end_to_end(
     page.fill("#login-password", PASSWORD)
     page.click("form.login-form button[type=submit]")
     page.wait_for_selector("#wave-name")
-    violations["index"] = _axe(page, axe_source)
+    violations["index"] = axe_violations(page, axe_source)
 
     wave_a = _wave(page, server, "Welle 2023", 2023, file_a, shots, "a")
-    violations["job"] = _axe(page, axe_source)
+    violations["job"] = axe_violations(page, axe_source)
     job_url = page.url.split("?")[0]
     # the report in the browser
     page.click("a[href$='/report?lang=de']")
@@ -165,7 +130,7 @@ def test_workspace_end_to_end(
     pdf.value.save_as(pdf_path)
     assert pdf_path.read_bytes().startswith(b"%PDF")
     page.goto(wave_a)
-    violations["wave"] = _axe(page, axe_source)
+    violations["wave"] = axe_violations(page, axe_source)
     page.screenshot(path=str(shots / "wave.png"), full_page=True)
     with page.expect_download(timeout=60_000) as sav:
         page.click("a[href$='/data/sav']")
@@ -181,7 +146,7 @@ def test_workspace_end_to_end(
     page.goto(job_url)
     page.click("a[href*='/publish']")
     page.wait_for_selector("#shares-caption")
-    violations["publish"] = _axe(page, axe_source)
+    violations["publish"] = axe_violations(page, axe_source)
     page.screenshot(path=str(shots / "publish.png"), full_page=True)
     page.click("main form button[type=submit]")
     page.wait_for_selector(".notice")
@@ -205,13 +170,13 @@ def test_workspace_end_to_end(
     page.wait_for_selector("#cmp-trans-caption")
     text = page.inner_text("main")
     assert "χ²" in text and "in beiden Wellen" in text
-    violations["compare"] = _axe(page, axe_source)
+    violations["compare"] = axe_violations(page, axe_source)
     page.screenshot(path=str(shots / "compare.png"), full_page=True)
 
     # DSGVO: find K001, delete it, find it gone
     page.goto(f"{server}/workspace/dsgvo?q=K001")
     page.wait_for_selector(".dsgvo-hit")
-    violations["dsgvo"] = _axe(page, axe_source)
+    violations["dsgvo"] = axe_violations(page, axe_source)
     page.fill("#reason-1", "Antrag auf Löschung vom 1.12.2026")
     page.click(".dsgvo-hit form button[type=submit]")
     page.wait_for_selector(".notice")
@@ -223,6 +188,6 @@ def test_workspace_end_to_end(
     page.goto(wave_a)
     assert "neu rechnen" in page.inner_text("main")
     page.goto(f"{server}/workspace/?lang=en")
-    violations["index-en"] = _axe(page, axe_source)
+    violations["index-en"] = axe_violations(page, axe_source)
     context.close()
     assert not any(violations.values()), violations

@@ -8,9 +8,6 @@ thread on a free loopback port.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from db_fixtures import _new_database
 from kommunaltypen.web import Settings, create_app
+from live_server import serve_in_thread
 
 ANSWERS = {
     "kommune_id": "09162000",
@@ -59,41 +57,17 @@ def sqlite_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]
         yield client
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def live_server(settings: Settings, *, timeout: float = 60) -> Iterator[str]:
     """uvicorn serving ``create_app(settings)`` in a thread; yields the base URL."""
-    import uvicorn
-
-    port = free_port()
-    config = uvicorn.Config(
+    with serve_in_thread(
         create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
+        timeout=timeout,
         limit_concurrency=None,
         backlog=2048,
         timeout_keep_alive=120,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    ) as url:
+        yield url
 
 
 # Logged-in clients of the analyst workspace (analyst_client, admin_client, …): auth_fixtures.py

@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 
 from cli_helpers import run_cli
-from conftest import free_port
+from live_server import free_port
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ANSWERS, free_port
+from conftest import ANSWERS
 from db_fixtures import _new_database
+from live_server import free_port
 
 pytestmark = pytest.mark.slow
 
