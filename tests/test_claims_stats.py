@@ -265,3 +265,58 @@ def test_counts_by_bincount_equal_the_hash_grouping(monkeypatch, shift):
     for fast, slow in zip(fast_groups, slow_groups, strict=True):
         np.testing.assert_array_equal(fast, slow)
     assert fast_groups[0].sum() + fast_groups[1].sum() == len(x)
+
+
+@pytest.mark.parametrize("n", [300, cs.SCIPY_MAX_N + 2500])
+def test_statistics_from_the_table_of_cases_equal_those_from_the_values(n):
+    """The Thesen-Check counts cases per distinct value in polars and hands over only those
+    tables (Crosstab, Counts): every statistic equals the one computed from the raw values,
+    on the scipy path (small n) and on the table path (beyond SCIPY_MAX_N)."""
+    rng = np.random.default_rng(n)
+    x = rng.integers(0, 5, n).astype(float)
+    y = np.clip(x + rng.integers(-2, 3, n), 0, 6).astype(float)
+    x[::29] = np.nan
+    g = (rng.random(n) < 0.35).astype(float)
+    h = (rng.random(n) < 0.5 + 0.1 * g).astype(float)
+    ct = cs.Crosstab.of(x, y)
+    assert ct.n == int((~np.isnan(x)).sum())
+    # the same table from a group-by's rows (one row per distinct pair, any order)
+    keep = ~np.isnan(x)
+    pairs, counts = np.unique(np.stack([x[keep], y[keep]], axis=1), axis=0, return_counts=True)
+    order = rng.permutation(len(pairs))
+    grouped = cs.Crosstab.from_pairs(pairs[order, 0], pairs[order, 1], counts[order])
+    for got, want in (
+        (cs.kendall_tau_b_of(grouped), cs.kendall_tau_b(x, y)),
+        (cs.spearman_rho_of(grouped), cs.spearman_rho(x, y)),
+        (cs.rank_biserial_of(cs.Crosstab.of(g, y)), cs.rank_biserial(g, y)),
+        (cs.rank_biserial_of(cs.Crosstab.of(y, g).transpose()), cs.rank_biserial(g, y)),
+        (cs.phi_fisher_of(cs.Crosstab.of(g, h), seed=3), cs.phi_fisher(g, h, seed=3)),
+    ):
+        assert got.method == want.method and got.n == want.n
+        for field in ("effect", "ci_low", "ci_high", "p_value", "statistic"):
+            assert getattr(got, field) == pytest.approx(getattr(want, field), rel=1e-9, abs=1e-12)
+    a, b = y[g == 1], y[g == 0]
+    for got, want in (
+        (
+            cs.rank_difference_of(cs.Counts.of(a), cs.Counts.of(b), 100),
+            cs.rank_difference(a, b, 100),
+        ),
+        (cs.mean_difference_of(cs.Counts.of(a), cs.Counts.of(b), 2), cs.mean_difference(a, b, 2)),
+    ):
+        assert (got.method, got.n_a, got.n_b) == (want.method, want.n_a, want.n_b)
+        for field in ("difference", "ci_low", "ci_high", "p_value"):
+            assert getattr(got, field) == pytest.approx(getattr(want, field), rel=1e-9, abs=1e-12)
+    ref = st.ttest_ind(a, b, equal_var=False)
+    assert cs.mean_difference_of(cs.Counts.of(a), cs.Counts.of(b)).p_value == pytest.approx(
+        ref.pvalue, rel=1e-9, abs=1e-300
+    )
+
+
+def test_counts_of_values_expand_back_and_give_mean_and_variance():
+    values = np.array([3.0, 1.0, np.nan, 3.0, 2.0, 3.0])
+    c = cs.Counts.of(values)
+    assert c.values.tolist() == [1.0, 2.0, 3.0] and c.counts.tolist() == [1, 1, 3] and c.n == 5
+    assert sorted(c.expand().tolist()) == [1.0, 2.0, 3.0, 3.0, 3.0]
+    mean, var = c.moments()
+    assert mean == pytest.approx(2.4) and var == pytest.approx(np.var([3, 1, 3, 2, 3], ddof=1))
+    assert math.isnan(cs.Counts.of([4.0]).moments()[1])

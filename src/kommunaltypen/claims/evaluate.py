@@ -6,6 +6,11 @@ test the difference each claim rests on with the municipalities in those cells (
 missing values exactly as in the tables: the table engine's row expressions give each
 municipality's value, null = not in the row's base).
 
+The values never leave polars: each association is computed from the table of cases per pair
+of distinct values (``stats.Crosstab``), each type comparison from the cases per distinct value
+and type (``stats.Counts``), all counted in one parallel polars pass, so a wave of 10⁶
+municipalities costs a few group-bys, not arrays of 10⁶ values per claim.
+
 Verdicts (one family of tests, corrected for multiple testing with Holm or
 Benjamini–Hochberg as the claims file says):
 
@@ -306,7 +311,7 @@ def _finite(value: Any) -> Any:
 @dataclass(frozen=True)
 class _Variable:
     name: str
-    values: np.ndarray | None  # float, NaN = not in base; None = no data
+    values: pl.Series | None  # float, null = not in base; None = no data
     scale: str | None
     reason: str | None = None  # why no data
     label_de: str = ""
@@ -314,7 +319,11 @@ class _Variable:
 
 
 def _is_in(column: str, values: Sequence[float]) -> pl.Expr:
-    return pl.col(column).cast(pl.Float64).is_in([float(v) for v in values])
+    wanted = [float(v) for v in values]
+    if len(wanted) == 1:  # one value (the usual "yes"): a comparison, no cast of the column
+        value = wanted[0]
+        return pl.col(column) == (int(value) if value.is_integer() else value)
+    return pl.col(column).cast(pl.Float64).is_in(wanted)
 
 
 def measure_expression(measure: Measure) -> pl.Expr:
@@ -331,9 +340,9 @@ def measure_expression(measure: Measure) -> pl.Expr:
         )
     cols = measure.columns or ()
     answered = pl.any_horizontal([pl.col(c).is_not_null() for c in cols])
-    hits = pl.sum_horizontal([_is_in(c, values).fill_null(False).cast(pl.Float64) for c in cols])
-    value = hits if measure.kind == "count" else (hits > 0).cast(pl.Float64)
-    return pl.when(answered).then(value).otherwise(None)
+    hits = pl.sum_horizontal([_is_in(c, values).fill_null(False) for c in cols])
+    value = hits if measure.kind == "count" else hits > 0
+    return pl.when(answered).then(value.cast(pl.Float64)).otherwise(None)
 
 
 def _measure(name: str, claims: Claims, codebook: Codebook) -> Measure:
@@ -349,19 +358,42 @@ def _measure(name: str, claims: Claims, codebook: Codebook) -> Measure:
 
 def _measure_values(
     names: Sequence[str], claims: Claims, data: pl.DataFrame, codebook: Codebook
-) -> dict[str, np.ndarray]:
-    """Every measure's values in one pass over the data (measures whose columns the codebook
-    or the data lack are left out)."""
+) -> pl.DataFrame:
+    """Every measure's values (float, null = no value), one column per measure, in one pass
+    over the data (measures whose columns the codebook or the data lack are left out)."""
     exprs = {}
     for name in dict.fromkeys(names):
         measure = _measure(name, claims, codebook)
         cols = measure.referenced_columns()
         if all(c in codebook.columns and c in data.columns for c in cols):
-            exprs[name] = measure_expression(measure).alias(name)
-    if not exprs:
+            exprs[name] = measure_expression(measure).fill_nan(None).alias(name)
+    return data.select(list(exprs.values())) if exprs else pl.DataFrame()
+
+
+def _crosstabs(
+    pairs: Sequence[tuple[str, str]], values: pl.DataFrame
+) -> dict[tuple[str, str], stats.Crosstab]:
+    """The table of cases per pair of distinct values of each measure pair, counted by polars
+    in one parallel pass (no array of the n values leaves polars)."""
+    wanted = [
+        (x, y) for x, y in dict.fromkeys(pairs) if x in values.columns and y in values.columns
+    ]
+    if not wanted:
         return {}
-    frame = data.select(list(exprs.values()))
-    return {name: frame[name].to_numpy().astype(float, copy=False) for name in exprs}
+    frame = values.lazy()
+    queries = [
+        frame.select(pl.col(x).alias("x"), pl.col(y).alias("y"))
+        .drop_nulls()
+        .group_by("x", "y")
+        .len()
+        for x, y in wanted
+    ]
+    return {
+        pair: stats.Crosstab.from_pairs(
+            got["x"].to_numpy(), got["y"].to_numpy(), got["len"].to_numpy()
+        )
+        for pair, got in zip(wanted, pl.collect_all(queries), strict=True)
+    }
 
 
 def _variable(
@@ -391,7 +423,7 @@ def _variable(
             return _Variable(name, None, scale, "no_answers", measure.label_de, measure.label_en)
         return _Variable(name, None, scale, None, measure.label_de, measure.label_en)
     own = values[name]
-    if np.isnan(own).all():
+    if own.null_count() == len(own):
         return _Variable(name, None, scale, "no_answers", measure.label_de, measure.label_en)
     return _Variable(name, own, scale, None, measure.label_de, measure.label_en)
 
@@ -440,7 +472,8 @@ def _association(
     codebook: Codebook,
     bundled: bool,
     seed: int,
-    values: dict[str, np.ndarray] | None,
+    values: pl.DataFrame | None,
+    crosstabs: dict[tuple[str, str], stats.Crosstab],
 ) -> _Pending:
     result = _base(claim, "association")
     result.direction, result.x, result.y = claim.direction, claim.x, claim.y
@@ -454,39 +487,37 @@ def _association(
     if bundled:
         _set_reason(result, "not_testable", "bundled")
         return pending
-    assert vx.values is not None and vy.values is not None
-    both = ~(np.isnan(vx.values) | np.isnan(vy.values))
-    x, y = vx.values[both], vy.values[both]
-    result.n = int(both.sum())
+    ct = crosstabs[(claim.x, claim.y)]
+    result.n = ct.n
     if result.n < MIN_CASES:
         _set_reason(result, "no_data", "too_few", n=result.n, minimum=MIN_CASES)
         return pending
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
-        flat = vx if np.ptp(x) == 0 else vy
+    if len(ct.x) == 1 or len(ct.y) == 1:
+        flat = vx if len(ct.x) == 1 else vy
         _set_reason(result, "no_data", "no_variation", {"measure": (flat.label_de, flat.label_en)})
         return pending
-    for v, values in ((vx, x), (vy, y)):
-        if v.scale == "binary" and not np.isin(values, (0.0, 1.0)).all():
+    for v, distinct in ((vx, ct.x), (vy, ct.y)):
+        if v.scale == "binary" and not np.isin(distinct, (0.0, 1.0)).all():
             from kommunaltypen.claims.spec import ClaimsError
 
-            odd = sorted(set(np.unique(values).tolist()) - {0.0, 1.0})[:5]
+            odd = sorted(set(distinct.tolist()) - {0.0, 1.0})[:5]
             raise ClaimsError(t("claims.not_binary", measure=v.name, got=odd))
     scales = (vx.scale, vy.scale)
     if scales == ("binary", "binary"):
-        res = stats.phi_fisher(x, y, seed=seed)
+        res = stats.phi_fisher_of(ct, seed=seed)
         result.odds_ratio, result.or_ci_low, result.or_ci_high = (
             res.odds_ratio,
             res.or_ci_low,
             res.or_ci_high,
         )
     elif scales == ("binary", "ordinal"):
-        res = stats.rank_biserial(x, y)
+        res = stats.rank_biserial_of(ct)
     elif scales == ("ordinal", "binary"):
-        res = stats.rank_biserial(y, x)
+        res = stats.rank_biserial_of(ct.transpose())
     elif claim.method == "spearman":
-        res = stats.spearman_rho(x, y)
+        res = stats.spearman_rho_of(ct)
     else:
-        res = stats.kendall_tau_b(x, y)
+        res = stats.kendall_tau_b_of(ct)
     result.method = res.method
     result.effect_name = EFFECT_NAMES[res.method]
     result.effect, result.ci_low, result.ci_high = res.effect, res.ci_low, res.ci_high
@@ -504,15 +535,14 @@ def _find_row(table: TableResult, key: str) -> RowResult | None:
     return None
 
 
-class _RowValues:
-    """Each municipality's value on the table rows the type claims use (the table engine's
-    row expressions: null outside the row's base), evaluated in one pass over the data and
-    split by type. Lives for one :func:`evaluate_claims` call."""
+class _RowCounts:
+    """Per type, the cases per distinct value of each table row the type claims use (the
+    table engine's row expressions: null outside the row's base), counted by polars in one
+    parallel pass. Lives for one :func:`evaluate_claims` call."""
 
     def __init__(
         self,
         frame: pl.DataFrame,
-        types: pl.Series,
         claims: Sequence[TypeClaim],
         tables: Sequence[TableResult],
         codebook: Codebook,
@@ -526,33 +556,35 @@ class _RowValues:
                 name = f"{claim.table}|{key}"
                 # shares are tested from the cells' counts: no values needed
                 if row is not None and not row.spec.is_proportion and name not in exprs:
-                    exprs[name] = row_expression(row.spec, codebook).cast(pl.Float64).alias(name)
-        self._values = frame.select(list(exprs.values())) if exprs else pl.DataFrame()
-        self._masks = {
-            tid: (types == tid).fill_null(False).to_numpy()
-            for tid in types.drop_nulls().unique().to_list()
-        }
-        self._cache: dict[tuple[str, str], np.ndarray] = {}
+                    exprs[name] = row_expression(row.spec, codebook).cast(pl.Float64)
+        lazy = frame.lazy()
+        queries = [
+            lazy.select(pl.col(TYPE_COLUMN), expr.fill_nan(None).alias("v"))
+            .drop_nulls()
+            .group_by(TYPE_COLUMN, "v")
+            .len()
+            .sort(TYPE_COLUMN, "v")
+            for expr in exprs.values()
+        ]
+        self._counts: dict[tuple[str, str], stats.Counts] = {}
+        for name, got in zip(exprs, pl.collect_all(queries) if queries else [], strict=True):
+            for (tid,), part in got.group_by(TYPE_COLUMN, maintain_order=True):
+                self._counts[(name, str(tid))] = stats.Counts(
+                    part["v"].to_numpy(), part["len"].to_numpy()
+                )
 
-    def get(self, table: int, key: str, type_id: str) -> np.ndarray:
-        name = f"{table}|{key}"
-        cached = self._cache.get((name, type_id))
-        if cached is not None:
-            return cached
-        mask = self._masks.get(type_id)
-        if mask is None:
-            return np.empty(0)
-        chosen = self._values[name].to_numpy()[mask]
-        chosen = chosen[~np.isnan(chosen)]
-        self._cache[(name, type_id)] = chosen
-        return chosen
+    def get(self, table: int, key: str, type_id: str) -> stats.Counts:
+        """The cases per value of row ``key`` of Table ``table`` in type ``type_id`` (none
+        when no municipality of that type has a value there)."""
+        found = self._counts.get((f"{table}|{key}", type_id))
+        return found if found is not None else stats.Counts(np.empty(0), np.empty(0))
 
 
 def _type_claim(
     claim: TypeClaim,
     tables: Sequence[TableResult],
     codebook: Codebook,
-    row_values: _RowValues,
+    row_values: _RowCounts,
 ) -> _Pending:
     result = _base(claim, "type")
     result.table = claim.table
@@ -586,16 +618,16 @@ def _type_claim(
             else:
                 xa = row_values.get(claim.table, key, a)
                 xb = row_values.get(claim.table, key, b)
-                na, nb = len(xa), len(xb)
+                na, nb = xa.n, xb.n
             if na < MIN_CASES or nb < MIN_CASES:
                 _set_reason(result, "no_data", "too_few_type", n=min(na, nb), minimum=MIN_CASES)
                 return pending
             if row.spec.is_proportion:
                 diff = stats.share_difference(ca.successes or 0.0, na, cb_.successes or 0.0, nb)
             elif kind == "anova":
-                diff = stats.mean_difference(xa, xb, scale)
+                diff = stats.mean_difference_of(xa, xb, scale)
             else:
-                diff = stats.rank_difference(xa, xb, scale)
+                diff = stats.rank_difference_of(xa, xb, scale)
             comparisons.append(
                 {
                     "row": key,
@@ -736,16 +768,17 @@ def evaluate_claims(
         raise ClaimsError(t("claims.types_length", types=len(tseries), rows=data.height))
     frame = data.with_columns(tseries.alias(TYPE_COLUMN))
     type_claims = [c for c in cl.claims if isinstance(c, TypeClaim)]
-    row_values = _RowValues(frame, tseries, type_claims, tables, cb)
+    row_values = _RowCounts(frame, type_claims, tables, cb)
     assoc = [c for c in cl.claims if isinstance(c, AssociationClaim)]
     # the bundled reconstruction: associations are not tested, their values not needed
     values = (
         None if bundled else _measure_values([v for c in assoc for v in (c.x, c.y)], cl, data, cb)
     )
+    crosstabs = _crosstabs([(c.x, c.y) for c in assoc], values) if values is not None else {}
     pending: list[_Pending] = []
     for i, claim in enumerate(cl.claims):
         if isinstance(claim, AssociationClaim):
-            pending.append(_association(claim, cl, data, cb, bundled, seed + i, values))
+            pending.append(_association(claim, cl, data, cb, bundled, seed + i, values, crosstabs))
         else:
             pending.append(_type_claim(claim, tables, cb, row_values))
     # one family of tests per kind of claim: the theses' associations, the type claims

@@ -26,8 +26,13 @@ and :func:`mean_difference` (Welch's t test and interval).
 
 Multiple testing: :func:`adjust_p` (Holm or Benjamini–Hochberg).
 
+Every statistic is a function of the cases per distinct value: the ``…_of`` variants take
+those tables (:class:`Crosstab` of two measures, :class:`Counts` per group), as the
+Thesen-Check counts them in polars; up to ``SCIPY_MAX_N`` cases they expand the tables into
+values and call scipy, beyond they use scipy's asymptotic formulas on the tables.
+
 Every p-value comes from scipy; the unit tests check every statistic against scipy on the
-same numbers.
+same numbers, and the ``…_of`` variants against the array ones.
 """
 
 from __future__ import annotations
@@ -148,6 +153,80 @@ def _pair_counts(
     return xv, yv, np.searchsorted(xv, xs), np.searchsorted(yv, ys), counts["len"].to_numpy()
 
 
+@dataclass(frozen=True)
+class Crosstab:
+    """Cases per distinct pair of values of two measures (pairwise valid cases), kept sparse:
+    ``x``/``y`` the distinct values (ascending), and per observed pair its indices ``xi``/``yi``
+    into them and its ``counts``. Every association statistic here is a function of it, so a
+    caller with many cases can count them where they live (e.g. a polars group-by) and never
+    hand over the raw values (:func:`kendall_tau_b_of`, :func:`rank_biserial_of`,
+    :func:`phi_fisher_of`, :func:`spearman_rho_of`)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    xi: np.ndarray
+    yi: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.counts.sum())
+
+    @classmethod
+    def of(cls, x: object, y: object) -> Crosstab:
+        """The table of two arrays (NaN = missing, dropped pairwise)."""
+        a, b = _arrays(x, y)
+        if len(a) == 0:
+            empty = np.empty(0)
+            return cls(empty, empty, empty.astype(np.int64), empty.astype(np.int64), empty)
+        return cls(*_pair_counts(a, b))
+
+    @classmethod
+    def from_pairs(cls, xs: np.ndarray, ys: np.ndarray, counts: np.ndarray) -> Crosstab:
+        """The table of one (x, y, cases) entry per distinct pair (the rows of a group-by)."""
+        xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+        xv, yv = np.unique(xs), np.unique(ys)
+        return cls(xv, yv, np.searchsorted(xv, xs), np.searchsorted(yv, ys), np.asarray(counts))
+
+    def transpose(self) -> Crosstab:
+        return Crosstab(self.y, self.x, self.yi, self.xi, self.counts)
+
+    def expand(self) -> tuple[np.ndarray, np.ndarray]:
+        """The pairs as two arrays of values (sorted by pair; every statistic here ignores
+        the order of the cases)."""
+        reps = self.counts.astype(np.int64)
+        return np.repeat(self.x[self.xi], reps), np.repeat(self.y[self.yi], reps)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Cases per distinct value of one group: ``values`` ascending, ``counts`` per value."""
+
+    values: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.counts.sum())
+
+    @classmethod
+    def of(cls, values: object) -> Counts:
+        v = np.asarray(values, dtype=float)
+        distinct, counts = np.unique(v[~np.isnan(v)], return_counts=True)
+        return cls(distinct, counts)
+
+    def expand(self) -> np.ndarray:
+        return np.repeat(self.values, self.counts.astype(np.int64))
+
+    def moments(self) -> tuple[float, float]:
+        """Mean and variance (ddof = 1; NaN below two cases)."""
+        n = float(self.counts.sum())
+        mean = float((self.values * self.counts).sum() / n) if n else math.nan
+        if n < 2:
+            return mean, math.nan
+        return mean, float((self.counts * (self.values - mean) ** 2).sum() / (n - 1))
+
+
 def kendall_ase(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | None:
     """τ_b, its asymptotic standard error (no independence assumed) and its two-sided
     p-value, from the contingency table of the distinct values, with ties handled exactly.
@@ -156,12 +235,16 @@ def kendall_ase(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | No
     the formula of SAS PROC FREQ). The p-value is scipy's asymptotic one (``kendalltau``,
     ``method="asymptotic"``): C − D over its variance under independence with ties.
     None when the table would be too large (many distinct values in both measures)."""
-    xv, yv, xi, yi, cnt = _pair_counts(x, y)
-    rows, cols = len(xv), len(yv)
+    return _kendall_table(Crosstab(*_pair_counts(x, y)))
+
+
+def _kendall_table(ct: Crosstab) -> tuple[float, float, float] | None:
+    """:func:`kendall_ase` of a :class:`Crosstab`."""
+    rows, cols = len(ct.x), len(ct.y)
     if rows * cols > MAX_TABLE_CELLS:
         return None
     table = np.zeros((rows, cols))
-    table[xi, yi] = cnt
+    table[ct.xi, ct.yi] = ct.counts
     n = table.sum()
     # F[a, b] = number of cases with x index < a and y index < b
     f = np.zeros((rows + 1, cols + 1))
@@ -224,14 +307,26 @@ def kendall_tau_b(x: object, y: object) -> Association:
     (practically continuous, so ties are rare), Fieller's variance 0.437 / (n − 4). Up to
     ``SCIPY_MAX_N`` cases τ_b and p come from ``scipy.stats.kendalltau`` (exact p without
     ties for n ≤ 33), beyond from the table (the same asymptotic values)."""
-    from scipy import stats as st
-
     a, b = _arrays(x, y)
     n = len(a)
-    table = kendall_ase(a, b) if n > 4 else None
+    return _kendall(Crosstab(*_pair_counts(a, b)) if n > 4 else None, n, lambda: (a, b))
+
+
+def kendall_tau_b_of(ct: Crosstab) -> Association:
+    """:func:`kendall_tau_b` from the table of the cases."""
+    return _kendall(ct if ct.n > 4 else None, ct.n, ct.expand)
+
+
+def _kendall(
+    ct: Crosstab | None, n: int, raw: Callable[[], tuple[np.ndarray, np.ndarray]]
+) -> Association:
+    from scipy import stats as st
+
+    table = _kendall_table(ct) if ct is not None else None
     if table is not None and n > SCIPY_MAX_N:
         tau, ase, p = table
     else:
+        a, b = raw()
         res = st.kendalltau(a, b, variant="b")
         tau, p = float(res.statistic), float(res.pvalue)
         ase = table[1] if table is not None else 0.0
@@ -254,6 +349,11 @@ def spearman_rho(x: object, y: object) -> Association:
     se = math.sqrt((1.0 + rho * rho / 2.0) / (n - 3)) if n > 3 else math.inf
     lo, hi = _z_interval(rho, se)
     return Association("spearman_rho", rho, lo, hi, float(res.pvalue), n, rho)
+
+
+def spearman_rho_of(ct: Crosstab) -> Association:
+    """:func:`spearman_rho` from the table of the cases."""
+    return spearman_rho(*ct.expand())
 
 
 def _group_value_counts(group: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -325,12 +425,31 @@ def rank_biserial(group: object, values: object) -> Association:
     """
     g, v = _arrays(group, values)
     c1, c0 = _group_value_counts(g, v)
+    return _rank_biserial(c1, c0, lambda: (v[g == 1], v[g == 0]))
+
+
+def rank_biserial_of(ct: Crosstab) -> Association:
+    """:func:`rank_biserial` from the table of the cases (``ct.x`` the binary group)."""
+    group = ct.x[ct.xi]
+    c1 = np.bincount(ct.yi[group == 1], ct.counts[group == 1], minlength=len(ct.y))
+    c0 = np.bincount(ct.yi[group == 0], ct.counts[group == 0], minlength=len(ct.y))
+
+    def raw() -> tuple[np.ndarray, np.ndarray]:
+        g, v = ct.expand()
+        return v[g == 1], v[g == 0]
+
+    return _rank_biserial(c1.astype(float), c0.astype(float), raw)
+
+
+def _rank_biserial(
+    c1: np.ndarray, c0: np.ndarray, raw: Callable[[], tuple[np.ndarray, np.ndarray]]
+) -> Association:
     n1, n0 = float(c1.sum()), float(c0.sum())
     n = int(n1 + n0)
     if n1 == 0 or n0 == 0:
         raise ValueError("both groups need cases")
     place10, place01 = _placements(c1, c0)
-    u, p = _mann_whitney(c1, c0, place10, lambda: (v[g == 1], v[g == 0]))
+    u, p = _mann_whitney(c1, c0, place10, raw)
     auc = u / (n1 * n0)
     r = 2.0 * auc - 1.0
 
@@ -370,10 +489,23 @@ def two_by_two(x: object, y: object) -> np.ndarray:
 
 def phi_fisher(x: object, y: object, *, seed: int = 0) -> Association:
     """φ, odds ratio and Fisher's exact test of two binary measures (0/1)."""
+    return _phi_fisher(two_by_two(x, y), seed)
+
+
+def phi_fisher_of(ct: Crosstab, *, seed: int = 0) -> Association:
+    """:func:`phi_fisher` from the table of the cases."""
+    xs, ys = ct.x[ct.xi], ct.y[ct.yi]
+    table = np.array(
+        [[int(ct.counts[(xs == a) & (ys == b)].sum()) for b in (1.0, 0.0)] for a in (1.0, 0.0)],
+        dtype=np.int64,
+    )
+    return _phi_fisher(table, seed)
+
+
+def _phi_fisher(table: np.ndarray, seed: int) -> Association:
     from scipy import stats as st
     from scipy.stats.contingency import odds_ratio
 
-    table = two_by_two(x, y)
     n = int(table.sum())
     phi = float(_phi(table.astype(float)))
     res = st.fisher_exact(table)
@@ -450,16 +582,26 @@ def share_difference(
 
 def _welch_interval(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     """Difference of means and its Welch t interval."""
+    if len(x) < 2 or len(y) < 2:
+        return float(x.mean() - y.mean()), math.nan, math.nan
+    mx, my = float(x.mean()), float(y.mean())
+    return _welch(mx, float(x.var(ddof=1)), len(x), my, float(y.var(ddof=1)), len(y))
+
+
+def _welch(
+    mx: float, var_x: float, nx: int, my: float, var_y: float, ny: int
+) -> tuple[float, float, float]:
+    """:func:`_welch_interval` from each group's mean, variance (ddof = 1) and size."""
     from scipy import special
 
-    d = float(x.mean() - y.mean())
-    if len(x) < 2 or len(y) < 2:
+    d = mx - my
+    if nx < 2 or ny < 2:
         return d, math.nan, math.nan
-    vx, vy = float(x.var(ddof=1)) / len(x), float(y.var(ddof=1)) / len(y)
+    vx, vy = var_x / nx, var_y / ny
     se = math.sqrt(vx + vy)
     if se == 0:
         return d, d, d
-    df = (vx + vy) ** 2 / (vx * vx / (len(x) - 1) + vy * vy / (len(y) - 1))
+    df = (vx + vy) ** 2 / (vx * vx / (nx - 1) + vy * vy / (ny - 1))
     half = float(special.stdtrit(df, 0.975)) * se
     return d, d - half, d + half
 
@@ -477,6 +619,18 @@ def rank_difference(a: object, b: object, scale: float = 1.0) -> Difference:
     return Difference("mann_whitney", d * scale, lo * scale, hi * scale, p, len(x), len(y))
 
 
+def rank_difference_of(a: Counts, b: Counts, scale: float = 1.0) -> Difference:
+    """:func:`rank_difference` from each group's cases per value."""
+    values = np.union1d(a.values, b.values)
+    c1, c0 = np.zeros(len(values)), np.zeros(len(values))
+    c1[np.searchsorted(values, a.values)] = a.counts
+    c0[np.searchsorted(values, b.values)] = b.counts
+    place10, _ = _placements(c1, c0)
+    _, p = _mann_whitney(c1, c0, place10, lambda: (a.expand(), b.expand()))
+    d, lo, hi = _welch(*a.moments(), a.n, *b.moments(), b.n)
+    return Difference("mann_whitney", d * scale, lo * scale, hi * scale, p, a.n, b.n)
+
+
 def mean_difference(a: object, b: object, scale: float = 1.0) -> Difference:
     """Difference of means of two groups of metric values; Welch's t test."""
     from scipy import stats as st
@@ -488,6 +642,26 @@ def mean_difference(a: object, b: object, scale: float = 1.0) -> Difference:
         p = 1.0 if x.mean() == y.mean() else 0.0
     d, lo, hi = _welch_interval(x, y)
     return Difference("welch_t", d * scale, lo * scale, hi * scale, p, len(x), len(y))
+
+
+def mean_difference_of(a: Counts, b: Counts, scale: float = 1.0) -> Difference:
+    """:func:`mean_difference` from each group's cases per value: up to ``SCIPY_MAX_N`` cases
+    on the values themselves, beyond Welch's test from the groups' means and variances
+    (``scipy.stats.ttest_ind_from_stats``)."""
+    from scipy import stats as st
+
+    if a.n + b.n <= SCIPY_MAX_N:
+        return mean_difference(a.expand(), b.expand(), scale)
+    (ma, va), (mb, vb) = a.moments(), b.moments()
+    p = float(
+        st.ttest_ind_from_stats(
+            ma, math.sqrt(va), a.n, mb, math.sqrt(vb), b.n, equal_var=False
+        ).pvalue
+    )
+    if not math.isfinite(p):  # no variance in either group
+        p = 1.0 if ma == mb else 0.0
+    d, lo, hi = _welch(ma, va, a.n, mb, vb, b.n)
+    return Difference("welch_t", d * scale, lo * scale, hi * scale, p, a.n, b.n)
 
 
 # ----------------------------------------------------------------------------- correction
