@@ -19,9 +19,10 @@ from pathlib import Path
 import polars as pl
 from auth_fixtures import ANALYST_EMAIL, WorkspaceClient
 from fastapi import FastAPI
+from workspace_rows import add_job
 
 from kommunaltypen.analysis import bundled_data_path
-from kommunaltypen.store.models import AnalysisFile, AnalysisJob, AuditLog, Submission, utcnow
+from kommunaltypen.store.models import AnalysisFile, AuditLog, Submission, utcnow
 
 API = "/api/v1/analyst"
 DATA = Path(bundled_data_path()).read_bytes()
@@ -174,21 +175,13 @@ def test_delete_through_the_api_scrubs_the_analyses_of_its_wave(
     sub = _submission(workspace_app, wave["id"], "final")
     csv = b"kommune_id,type\n09162000,optimierer\nK900,bedaechtige\n"
     with workspace_app.state.kommunaltypen.sessions.begin() as db:
-        job = AnalysisJob(
-            wave_id=wave["id"],
-            status="done",
-            lang="de",
-            progress=1.0,
-            created_by="t",
-            created_at=utcnow(),
-            needs_rerun=False,
+        job_id = add_job(
+            db,
+            wave["id"],
+            {"assignments.csv": csv},
             summary={"type_counts": {"optimierer": 1, "bedaechtige": 1}, "secret": "x"},
             input_keys=["09162000", "K900"],
         )
-        db.add(job)
-        db.flush()
-        db.add(AnalysisFile(job_id=job.id, name="assignments.csv", content=csv))
-        job_id = job.id
     deleted = _json(
         analyst_client, "DELETE", f"{API}/submissions/{sub}", params={"reason": "Antrag 7"}
     )

@@ -25,10 +25,11 @@ from auth_fixtures import ANALYST_EMAIL, WorkspaceClient, add_user, logged_in, w
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
+from workspace_rows import add_job, add_wave
 
 from db_fixtures import _new_database
 from kommunaltypen.analysis import bundled_data_path
-from kommunaltypen.store.models import AnalysisFile, AnalysisJob, Wave, WaveImport, utcnow
+from kommunaltypen.store.models import AnalysisFile, AnalysisJob, WaveImport, utcnow
 from kommunaltypen.web import create_app
 from kommunaltypen.web import workspace_ops as ops
 from kommunaltypen.web.app import fail_interrupted_jobs
@@ -165,23 +166,15 @@ def test_scrub_removes_rejected_rows_and_their_validation_issues(
         ],
     }
     with workspace_app.state.kommunaltypen.sessions.begin() as db:
-        job = AnalysisJob(
-            wave_id=wave,
-            status="done",
-            lang="de",
-            created_by="t",
-            created_at=utcnow(),
+        job_id = add_job(
+            db,
+            wave,
+            {
+                "rejected.csv": rejected.encode(),
+                "validation.json": json.dumps(validation).encode(),
+            },
             input_keys=["K3", "K4"],
         )
-        db.add(job)
-        db.flush()
-        db.add(AnalysisFile(job_id=job.id, name="rejected.csv", content=rejected.encode()))
-        db.add(
-            AnalysisFile(
-                job_id=job.id, name="validation.json", content=json.dumps(validation).encode()
-            )
-        )
-        job_id = job.id
     with workspace_app.state.kommunaltypen.sessions.begin() as db:
         assert ops.scrub_job_files(db, job_id, "K3") == 2
     files = _stored(workspace_app, job_id)
@@ -264,30 +257,15 @@ def test_unconfirmed_imports_expire(quiet_app: FastAPI) -> None:
 # ---------------------------------------------------------------------------- restart
 def _job(app: FastAPI, claim: str, *, status: str = "running", beat_ago: float = 0) -> int:
     with app.state.kommunaltypen.sessions.begin() as db:
-        wave = Wave(
-            name=f"w-{secrets.token_hex(4)}",
-            year=2020,
-            codebook_id="x",
-            codebook_version=1,
-            created_at=utcnow(),
-        )
-        db.add(wave)
-        db.flush()
-        job = AnalysisJob(
-            wave_id=wave.id,
+        return add_job(
+            db,
+            add_wave(db).id,
             status=status,
-            lang="de",
             progress=0.4,
-            created_by="t",
-            created_at=utcnow(),
             started_at=utcnow(),
             heartbeat_at=utcnow() - timedelta(seconds=beat_ago),
             claim=claim,
-            needs_rerun=False,
         )
-        db.add(job)
-        db.flush()
-        return job.id
 
 
 def _status(app: FastAPI, job_id: int) -> AnalysisJob:

@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 from auth_fixtures import WorkspaceClient
 from fastapi import FastAPI
+from workspace_rows import add_job, add_wave
 
 from kommunaltypen.analysis import bundled_data_path
 from kommunaltypen.store.models import (
@@ -258,21 +259,13 @@ def _fake_job(app: FastAPI, wave: int, types: dict[str, str]) -> int:
         pl.DataFrame({"kommune_id": list(types), "type": list(types.values())}).write_csv().encode()
     )
     with app.state.kommunaltypen.sessions.begin() as db:
-        job = AnalysisJob(
-            wave_id=wave,
-            status="done",
-            lang="de",
-            progress=1.0,
-            created_by="t",
-            created_at=utcnow(),
-            needs_rerun=False,
+        return add_job(
+            db,
+            wave,
+            {"assignments.csv": csv},
             summary={"type_counts": counts},
             input_keys=sorted(types),
         )
-        db.add(job)
-        db.flush()
-        db.add(AnalysisFile(job_id=job.id, name="assignments.csv", content=csv))
-        return job.id
 
 
 def test_compare_two_waves_test_transitions_and_suppression(
@@ -405,49 +398,22 @@ def test_submissions_join_their_wave_and_duplicates_with_imports_are_shown(
 def test_claim_is_atomic_and_stale_running_jobs_fail(workspace_app: FastAPI) -> None:
     state = workspace_app.state.kommunaltypen
     with state.sessions.begin() as db:
-        from kommunaltypen.store.models import Wave
-
-        wave = Wave(
-            name=f"w-{secrets.token_hex(4)}",
-            year=2020,
-            codebook_id="x",
-            codebook_version=1,
-            created_at=utcnow(),
-        )
-        db.add(wave)
-        db.flush()
-        stale = AnalysisJob(
-            wave_id=wave.id,
+        wave = add_wave(db)
+        stale_id = add_job(
+            db,
+            wave.id,
             status="running",
-            lang="de",
             progress=0.4,
-            created_by="t",
-            created_at=utcnow(),
             heartbeat_at=utcnow() - ops.STALE_AFTER * 2,
             claim="gone",
-            needs_rerun=False,
         )
-        db.add(stale)
-        db.flush()
-        stale_id = stale.id
     assert ops.fail_stale(state) >= 1
     with _db(workspace_app) as db:
         job = db.get(AnalysisJob, stale_id)
         assert job.status == "failed" and "unterbrochen" in job.message
     # two claimers on one queued job: exactly one wins (the worker thread may be a third)
     with state.sessions.begin() as db:
-        queued = AnalysisJob(
-            wave_id=wave.id,
-            status="queued",
-            lang="de",
-            progress=0.0,
-            created_by="t",
-            created_at=utcnow(),
-            needs_rerun=False,
-        )
-        db.add(queued)
-        db.flush()
-        qid = queued.id
+        qid = add_job(db, wave.id, status="queued", progress=0.0)
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(4) as pool:

@@ -670,15 +670,33 @@ ANALYST_PATH = f"{API_PATH}/analyst"
 AnalystId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def _analyst_read(request: Request, work: Callable[[Session], Any]) -> Any:
+def _analyst_read(
+    request: Request,
+    work: Callable[[Session], Any],
+    missing: Callable[[], ProblemError] | None = None,
+) -> Any:
+    """``work`` in a read-only session; its None answer raises ``missing()`` (a 404) when
+    given."""
     with deps.app_state(request).read_sessions() as db:
-        return work(db)
+        return _present(work(db), missing)
 
 
-def _analyst_write(request: Request, work: Callable[[Session], Any]) -> Any:
+def _analyst_write(
+    request: Request,
+    work: Callable[[Session], Any],
+    missing: Callable[[], ProblemError] | None = None,
+) -> Any:
+    """``work`` in a write transaction (as :func:`_analyst_read`)."""
     state = deps.app_state(request)
     with state.write_lock, state.sessions.begin() as db:
-        return work(db)
+        found = work(db)
+    return _present(found, missing)
+
+
+def _present(found: Any, missing: Callable[[], ProblemError] | None) -> Any:
+    if found is None and missing is not None:
+        raise missing()
+    return found
 
 
 def _analyst_submission(sub: Any) -> dict[str, Any]:  # _out of the public API + its wave
@@ -732,10 +750,7 @@ def analyst_read_submission(submission_id: str, request: Request) -> dict[str, A
         sub = SubmissionRepo(db).get(submission_id)
         return None if sub is None else _analyst_submission(sub)
 
-    found = _analyst_read(request, work)
-    if found is None:
-        raise _submission_not_found(submission_id)
-    return found
+    return _analyst_read(request, work, lambda: _submission_not_found(submission_id))
 
 
 @analyst_router.delete(
@@ -769,12 +784,11 @@ def analyst_delete_submission(
                 )
             ]
         )
-    found = _analyst_write(
-        request, lambda db: ops.delete_submission(db, submission_id, user.email, reason)
+    return _analyst_write(
+        request,
+        lambda db: ops.delete_submission(db, submission_id, user.email, reason),
+        lambda: _submission_not_found(submission_id),
     )
-    if found is None:
-        raise _submission_not_found(submission_id)
-    return found
 
 
 def _wave_out(db: Session, wave: Any) -> dict[str, Any]:
@@ -820,10 +834,7 @@ def analyst_read_wave(wave_id: AnalystId, request: Request) -> dict[str, Any]:
         wave = WaveRepo(db).get(wave_id)
         return None if wave is None else _wave_out(db, wave)
 
-    found = _analyst_read(request, work)
-    if found is None:
-        raise _wave_not_found(wave_id)
-    return found
+    return _analyst_read(request, work, lambda: _wave_not_found(wave_id))
 
 
 @analyst_router.post(
@@ -949,9 +960,7 @@ def analyst_create_report(
             raise problem(409, str(exc)) from exc
         return _report_out(job)
 
-    out = _analyst_write(request, work)
-    if out is None:
-        raise _wave_not_found(body.wave_id, "wave_id")
+    out = _analyst_write(request, work, lambda: _wave_not_found(body.wave_id, "wave_id"))
     response.headers["Location"] = out["links"]["status"]
     return out
 
@@ -966,7 +975,6 @@ def analyst_read_job(job_id: AnalystId, request: Request) -> dict[str, Any]:
         job = db.get(AnalysisJob, job_id)
         return None if job is None else _report_out(job)
 
-    found = _analyst_read(request, work)
-    if found is None:
-        raise problem(404, t("workspace.api.job_not_found", id=job_id))
-    return found
+    return _analyst_read(
+        request, work, lambda: problem(404, t("workspace.api.job_not_found", id=job_id))
+    )
