@@ -8,9 +8,10 @@ For each version the analysis output directory is built once with that version's
 (not timed: the real pipeline on the bundled data via ``tests/report_outdir.py``). Each run
 renders the report from that directory in a fresh Python process (imports included, as
 ``kommunaltypen report --from DIR`` would) and is timed from outside; baseline and current
-runs alternate, so both see the same machine load. The script prints every run, both medians
-and their ratio, and exits non-zero when the ratio (current / baseline) exceeds ``--target``
-(default 0.5: at most half the baseline's time).
+runs alternate, so both see the same machine load. The script prints every run (with the
+1-minute load average after it), both medians and their ratio, and exits non-zero when the
+ratio (current / baseline) exceeds ``--target`` (default 0.5: at most half the baseline's
+time).
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def main() -> int:
                     cpus[name].append(cpu)
                     print(
                         f"run {run} {name:<8}: {wall:6.2f} s wall ({inner:.2f} s inside), "
-                        f"{cpu:6.2f} CPU-s"
+                        f"{cpu:6.2f} CPU-s; load average {os.getloadavg()[0]:.1f}"
                     )
             medians = {name: statistics.median(v) for name, v in walls.items()}
             cpu_medians = {name: statistics.median(v) for name, v in cpus.items()}

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -499,3 +500,146 @@ def test_failing_chart_stops_the_pdf_worker(rendered, tmp_path, monkeypatch):
         render_report(out, lang="de")
     assert time.monotonic() - started < 120  # not the worker's 600 s chart timeout
     assert not (out / "report.pdf").exists()
+
+
+def test_pdf_worker_embeds_the_chart_png_data_unchanged(rendered):
+    """The PDF worker takes each chart's compressed pixels straight from its PNG
+    (``reuse_png_data``): the same bytes WeasyPrint would have produced by decoding and
+    encoding the file again, so the PDF does not change. Other PNGs (alpha, 16 bit,
+    interlaced) keep WeasyPrint's own path. Checked in a fresh process: the patch is
+    process-wide."""
+    import io
+
+    from PIL import Image
+    from weasyprint.images import RasterImage
+
+    from kommunaltypen.report.pdf import _idat
+
+    out, _ = rendered
+    png = (out / "charts" / "zielprofil.png").read_bytes()
+    assert _idat(png) == RasterImage._get_png_data(Image.open(io.BytesIO(png)))
+    for mode in ("RGBA", "I;16", "L"):
+        other = io.BytesIO()
+        Image.new(mode, (4, 3)).save(other, format="png")
+        assert _idat(other.getvalue()) is None, mode
+    interlaced = io.BytesIO()
+    Image.new("RGB", (4, 3)).save(interlaced, format="png")
+    raw = bytearray(interlaced.getvalue())
+    raw[28] = 1  # the IHDR's interlace flag
+    assert _idat(bytes(raw)) is None
+    assert _idat(png[:-20]) is None  # cut short: no IEND
+    assert _idat(png[:20]) is None
+    code = (
+        "import io, sys\n"
+        "from PIL import Image\n"
+        "from weasyprint.images import RasterImage\n"
+        "from kommunaltypen.report.pdf import _idat, reuse_png_data\n"
+        "original = RasterImage._get_png_data\n"
+        "reuse_png_data(); reuse_png_data()\n"
+        "assert RasterImage._get_png_data is not original\n"
+        "png = open(sys.argv[1], 'rb').read()\n"
+        "assert RasterImage._get_png_data(Image.open(io.BytesIO(png))) == _idat(png)\n"
+        "rgba = io.BytesIO(); Image.new('RGBA', (4, 3)).save(rgba, format='png')\n"
+        "image = Image.open(io.BytesIO(rgba.getvalue())).convert('RGB')\n"
+        "assert RasterImage._get_png_data(image) == original(image)\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(out / "charts" / "zielprofil.png")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_pdf_worker_starts_before_the_report_model_is_imported(rendered, tmp_path):
+    """From a directory, the PDF worker is started before the report's data model (polars,
+    the table engine, the codebook) is imported, so it imports WeasyPrint meanwhile."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one CPU: no PDF worker")
+    out = tmp_path / "early"
+    shutil.copytree(rendered[0], out)
+    (out / "report.pdf").unlink()
+    code = (
+        "import sys\n"
+        "import kommunaltypen.report as report\n"
+        "seen = []\n"
+        "start = report._PdfWorker.__init__\n"
+        "def init(self, *args):\n"
+        "    seen.append('kommunaltypen.report.model' in sys.modules)\n"
+        "    start(self, *args)\n"
+        "report._PdfWorker.__init__ = init\n"
+        "report.render_report(sys.argv[1], lang='de', formats=('pdf',))\n"
+        "print(seen)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KOMMUNALTYPEN_REPORT_WORKERS": "2"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[False]"
+    assert (out / "report.pdf").stat().st_size > 1000
+
+
+def test_failing_png_write_stops_the_pdf_worker(rendered, tmp_path, monkeypatch):
+    """The PNGs are written by a background thread: a failing write reaches the caller (the
+    waiting PDF worker gives up), no PDF is written."""
+    import time
+
+    from kommunaltypen.report import charts
+
+    out = tmp_path / "png_fail"
+    shutil.copytree(rendered[0], out)
+    (out / "report.pdf").unlink()
+    write = charts._write_png
+
+    def failing(image, png, tmp):
+        if png.name == "tabelle_07.png":
+            raise OSError("Platte voll")
+        return write(image, png, tmp)
+
+    monkeypatch.setenv("KOMMUNALTYPEN_REPORT_WORKERS", "2")
+    monkeypatch.setattr(charts, "_write_png", failing)
+    started = time.monotonic()
+    with pytest.raises(OSError, match="Platte voll"):
+        render_report(out, lang="de")
+    assert time.monotonic() - started < 120  # not the worker's 600 s chart timeout
+    assert not (out / "report.pdf").exists()
+
+
+def test_png_written_in_the_background_equals_the_direct_write(rendered, tmp_path):
+    """``draw_chart`` with a pool: the same PNG bytes and SVG as without one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kommunaltypen.report.charts import draw_chart, plan_charts
+
+    data = load_output_dir(rendered[0])
+    plan = plan_charts(data, "de")[0]
+    direct, pooled = tmp_path / "direct", tmp_path / "pooled"
+    direct.mkdir()
+    pooled.mkdir()
+    one = draw_chart(data, plan, direct, "de", False, 5)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        two = draw_chart(data, plan, pooled, "de", False, 5, pool)
+        assert two.png_written is not None
+        two.png_written.result()
+    assert one.png_written is None
+    assert one.png_path.read_bytes() == two.png_path.read_bytes()
+    assert one.svg == two.svg
+
+
+def test_number_formatting_is_memoised_exactly():
+    """The memoised number formatting gives babel's text for every key: -0.0 and 0.0 apart."""
+    from babel.numbers import format_decimal
+
+    from kommunaltypen.report import fmt
+
+    for value, precision in [(0.0, 1), (-0.0, 1), (-0.04, 1), (5, 1), (5.0, 0), (1234.5, 2)]:
+        for lang, locale in fmt.LOCALES.items():
+            pattern = "#,##0" + ("." + "0" * precision if precision else "")
+            expected = format_decimal(value, format=pattern, locale=locale)
+            assert fmt.number(value, precision, lang) == expected
+            assert fmt.number(value, precision, lang) == expected  # from the cache
+    assert fmt.number(-0.0, 1, "de") != fmt.number(0.0, 1, "de")

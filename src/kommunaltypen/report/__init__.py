@@ -138,6 +138,14 @@ def _data(source: Any) -> tuple[Any, Path | None]:
     )
 
 
+def _error(message: str) -> Exception:
+    """A :class:`~kommunaltypen.report.model.ReportError` (its module imported only when one is
+    raised: see :func:`render_report`)."""
+    from kommunaltypen.report.model import ReportError
+
+    return ReportError(message)
+
+
 def render_report(
     source: Any,
     out_dir: Any = None,
@@ -156,9 +164,10 @@ def render_report(
     already suppressed stay hidden. Returns the written paths by kind (``html``, ``pdf``,
     ``xlsx``, ``chart:<id>.png`` / ``chart:<id>.svg``). ``lang=None``: the current call's
     language (:func:`kommunaltypen.i18n.use_lang`).
-    """
-    from kommunaltypen.report.model import ReportError
 
+    The PDF worker is started before the report's data model (polars, the table engine, the
+    codebook) is imported here, so it imports WeasyPrint meanwhile.
+    """
     if (
         isinstance(source, str | Path)
         and out_dir is not None
@@ -168,25 +177,25 @@ def render_report(
     if lang is None:
         lang = get_lang()  # the current call's language
     if lang not in LANGUAGES:
-        raise ReportError(t("report.err.lang", value=lang, expected=", ".join(LANGUAGES)))
+        raise _error(t("report.err.lang", value=lang, expected=", ".join(LANGUAGES)))
     if min_n is not None and (isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 1):
-        raise ReportError(t("report.err.min_n", value=min_n))
+        raise _error(t("report.err.min_n", value=min_n))
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
-        raise ReportError(t("report.bad_format", value=unknown[0], expected=", ".join(FORMATS)))
+        raise _error(t("report.bad_format", value=unknown[0], expected=", ".join(FORMATS)))
     with ExitStack() as stack:
         origin = Path(source) if isinstance(source, str | Path) else None
         out = Path(out_dir) if out_dir is not None else origin
         if out is None:
             out = getattr(source, "out_dir", None)
         if out is None:
-            raise ReportError(t("report.err.no_dir", dir="None"))
+            raise _error(t("report.err.no_dir", dir="None"))
         if origin is not None and not origin.is_dir():
-            raise ReportError(t("report.err.no_dir", dir=str(origin)))
+            raise _error(t("report.err.no_dir", dir=str(origin)))
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ReportError(t("report.err.unwritable", dir=str(out), error=exc)) from exc
+            raise _error(t("report.err.unwritable", dir=str(out), error=exc)) from exc
         worker = _pdf_worker(stack, out, lang) if "pdf" in formats else None
         data, _ = _data(source)
         if min_n is None:
@@ -231,25 +240,40 @@ def _render(
         with suppress(FileNotFoundError):
             (charts_dir / ABORT_MARKER).unlink()
         worker.send({"html": print_html})
+    from concurrent.futures import ThreadPoolExecutor
+
     from kommunaltypen.report.charts import draw_chart
 
-    try:
-        charts = [draw_chart(data, p, charts_dir, lang, publication, min_n) for p in plans]
-    except BaseException:
-        if worker is not None:
-            (charts_dir / ABORT_MARKER).touch()  # the waiting worker gives up at once
-        raise
-    for chart in charts:
-        written[f"chart:{chart.id}.png"] = chart.png_path
-        written[f"chart:{chart.id}.svg"] = chart.svg_path
-    if "html" in formats:
-        html = render_html(context(data, charts, lang, publication, min_n, "screen"))
-        (out / "report.html").write_text(html, encoding="utf-8")
-        written["html"] = out / "report.html"
-    if "xlsx" in formats:
-        from kommunaltypen.report.xlsx import write_xlsx
+    # the PNGs are compressed and written by one thread beside the drawing (Pillow releases
+    # the GIL while compressing); the pool is joined before anything is returned
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-png") as png_pool:
+        try:
+            charts = [
+                draw_chart(data, p, charts_dir, lang, publication, min_n, png_pool) for p in plans
+            ]
+        except BaseException:
+            if worker is not None:
+                (charts_dir / ABORT_MARKER).touch()  # the waiting worker gives up at once
+            raise
+        for chart in charts:
+            written[f"chart:{chart.id}.png"] = chart.png_path
+            written[f"chart:{chart.id}.svg"] = chart.svg_path
+        if "html" in formats:
+            html = render_html(context(data, charts, lang, publication, min_n, "screen"))
+            (out / "report.html").write_text(html, encoding="utf-8")
+            written["html"] = out / "report.html"
+        if "xlsx" in formats:
+            from kommunaltypen.report.xlsx import write_xlsx
 
-        written["xlsx"] = write_xlsx(data, out / "report.xlsx", lang, publication, min_n)
+            written["xlsx"] = write_xlsx(data, out / "report.xlsx", lang, publication, min_n)
+        try:
+            for chart in charts:
+                if chart.png_written is not None:
+                    chart.png_written.result()
+        except BaseException:
+            if worker is not None:
+                (charts_dir / ABORT_MARKER).touch()
+            raise
     if print_html is not None:
         if worker is not None:
             written["pdf"] = worker.result()

@@ -7,11 +7,15 @@ fetches a chart file only when it paints the page that shows it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kommunaltypen.i18n import t
 from kommunaltypen.report.model import ReportData, TableModel, TableRow
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 #: resolution of the PNG charts the PDF embeds (raster: WeasyPrint draws a PNG in a fraction of
 #: the time it needs for the SVG's elements)
@@ -42,6 +46,8 @@ class Chart:
     table: int | None = None
     width: int = 0  # pixels of the PNG
     height: int = 0
+    #: the PNG's write when it runs in the background (``draw_chart(..., png_pool)``)
+    png_written: Future[None] | None = field(default=None, repr=False, compare=False)
 
 
 def figure_size(n_rows: int, n_series: int) -> tuple[float, float]:

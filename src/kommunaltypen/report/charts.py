@@ -15,6 +15,7 @@ import os
 import re
 import textwrap
 import threading
+from concurrent.futures import Executor, Future
 from pathlib import Path
 
 import matplotlib
@@ -87,13 +88,20 @@ def _value(row: TableRow, key: str, publication: bool, min_n: int) -> float | No
     return cell.value
 
 
-def _save(fig: Figure, plan: ChartPlan, charts_dir: Path) -> Chart:
+def _write_png(image: Image.Image, png: Path, tmp: Path) -> None:
+    image.save(tmp, format="png", dpi=(PNG_DPI, PNG_DPI))
+    os.replace(tmp, png)
+
+
+def _save(fig: Figure, plan: ChartPlan, charts_dir: Path, png_pool: Executor | None) -> Chart:
     """Write the PNG (for the PDF) and the SVG (for the HTML), each atomically: the PDF
     worker may be waiting for the file.
 
     The constrained layout is computed once, at the PNG's resolution, and then switched off:
     each save draws the figure once (with a layout engine set, ``savefig`` draws it twice, the
-    first time only to lay it out)."""
+    first time only to lay it out). With ``png_pool`` the PNG is compressed and written by
+    that pool (Pillow releases the GIL while it compresses, so it overlaps with drawing the
+    next chart); ``Chart.png_written`` is then its future."""
     fig.set_dpi(PNG_DPI)
     canvas = FigureCanvasAgg(fig)  # first: the layout measures text with the renderer that
     engine = fig.get_layout_engine()  # then draws the PNG (its text metrics are cached)
@@ -106,8 +114,12 @@ def _save(fig: Figure, plan: ChartPlan, charts_dir: Path) -> Chart:
     # RGB without the (opaque) alpha channel: WeasyPrint embeds it without a soft mask to
     # split off and compress
     image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba())
-    image.convert("RGB").save(tmp, format="png", dpi=(PNG_DPI, PNG_DPI))
-    os.replace(tmp, png)
+    image = image.convert("RGB")  # a copy: independent of the canvas from here on
+    written: Future[None] | None = None
+    if png_pool is None:
+        _write_png(image, png, tmp)
+    else:
+        written = png_pool.submit(_write_png, image, png, tmp)
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     raw = buffer.getvalue()
@@ -116,7 +128,15 @@ def _save(fig: Figure, plan: ChartPlan, charts_dir: Path) -> Chart:
     tmp.write_text(raw, encoding="utf-8")
     os.replace(tmp, svg)
     return Chart(
-        plan.id, plan.title, _inline(raw, plan), svg, png, plan.table, plan.width, plan.height
+        plan.id,
+        plan.title,
+        _inline(raw, plan),
+        svg,
+        png,
+        plan.table,
+        plan.width,
+        plan.height,
+        written,
     )
 
 
@@ -316,15 +336,29 @@ def population(table: TableModel, lang: str, publication: bool, min_n: int) -> F
 
 
 def draw_chart(
-    data: ReportData, plan: ChartPlan, charts_dir: Path, lang: str, publication: bool, min_n: int
+    data: ReportData,
+    plan: ChartPlan,
+    charts_dir: Path,
+    lang: str,
+    publication: bool,
+    min_n: int,
+    png_pool: Executor | None = None,
 ) -> Chart:
-    """Draw and save one planned chart (one at a time per process: see ``_RC_LOCK``)."""
+    """Draw and save one planned chart (one at a time per process: see ``_RC_LOCK``). With
+    ``png_pool`` (an executor of the caller) the PNG is written in the background: wait for
+    ``Chart.png_written`` before using it."""
     with _RC_LOCK, matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
-        return _draw_chart(data, plan, charts_dir, lang, publication, min_n)
+        return _draw_chart(data, plan, charts_dir, lang, publication, min_n, png_pool)
 
 
 def _draw_chart(
-    data: ReportData, plan: ChartPlan, charts_dir: Path, lang: str, publication: bool, min_n: int
+    data: ReportData,
+    plan: ChartPlan,
+    charts_dir: Path,
+    lang: str,
+    publication: bool,
+    min_n: int,
+    png_pool: Executor | None,
 ) -> Chart:
     table = data.tables[plan.table]
     if plan.kind == "centre_profile":
@@ -337,7 +371,7 @@ def _draw_chart(
         rows = by_scale(table)
         axis = "report.chart.share_axis" if rows and rows[0].percent else "report.chart.mean_axis"
         fig = grouped_bars(table, rows, lang, publication, min_n, t(axis, lang=lang))
-    return _save(fig, plan, charts_dir)
+    return _save(fig, plan, charts_dir, png_pool)
 
 
 def build_charts(

@@ -12,7 +12,9 @@ fetched.
 
 from __future__ import annotations
 
+import io
 import logging
+import struct
 import time
 from contextlib import suppress
 from pathlib import Path
@@ -77,6 +79,64 @@ def write_pdf(html: str, out_dir: Path, path: Path, wait_for_charts: bool = Fals
 
         raise ReportError(str(exc)) from None
     return path
+
+
+def _idat(data: bytes) -> bytes | None:
+    """The joined IDAT chunks of an 8-bit RGB, non-interlaced PNG (what a PDF image with
+    ``/FlateDecode`` and a PNG predictor holds); None for any other image and for a file that
+    is cut short (WeasyPrint's own path then reports it)."""
+    if (
+        len(data) < 33
+        or data[:8] != b"\x89PNG\r\n\x1a\n"
+        or data[12:16] != b"IHDR"
+        or data[24:26] != b"\x08\x02"  # bit depth 8, colour type 2 (RGB)
+        or data[28] != 0  # not interlaced
+    ):
+        return None
+    chunks = []
+    pos = 8
+    while pos + 12 <= len(data):
+        (length,) = struct.unpack("!I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        if pos + 12 + length > len(data):
+            return None
+        if kind == b"IDAT":
+            chunks.append(data[pos + 8 : pos + 8 + length])
+        elif kind == b"IEND":
+            return b"".join(chunks) or None
+        pos += 12 + length
+    return None  # no IEND
+
+
+def reuse_png_data() -> None:
+    """Let WeasyPrint embed an RGB PNG's compressed pixel data as the file has it.
+
+    WeasyPrint decodes every PNG and encodes it again with Pillow only to take the IDAT chunks
+    of the result. For an 8-bit RGB, non-interlaced PNG the file's own IDAT chunks are already
+    that data (the charts are written by Pillow with the same settings: the bytes are equal,
+    the PDF the same). Called only in the PDF worker process (it changes a WeasyPrint class
+    for the whole process); other images and other WeasyPrint versions take WeasyPrint's path.
+    """
+    try:
+        from weasyprint.images import RasterImage
+    except (ImportError, OSError):  # reported by write_pdf
+        return
+    original = RasterImage.__dict__.get("_get_png_data")
+    if not isinstance(original, staticmethod) or getattr(original, "_reuses", False):
+        return
+    encode = original.__func__
+
+    def get_png_data(pillow_image):
+        fp = getattr(pillow_image, "fp", None)  # an opened, not yet decoded file
+        if getattr(pillow_image, "format", None) == "PNG" and isinstance(fp, io.BytesIO):
+            data = _idat(fp.getvalue())
+            if data is not None:
+                return data
+        return encode(pillow_image)
+
+    patched = staticmethod(get_png_data)
+    patched._reuses = True  # type: ignore[attr-defined]
+    RasterImage._get_png_data = patched
 
 
 def warm_up() -> None:
