@@ -486,7 +486,7 @@ def test_failing_chart_stops_the_pdf_worker(rendered, tmp_path, monkeypatch):
     out = tmp_path / "fail"
     shutil.copytree(rendered[0], out)
     (out / "report.pdf").unlink()
-    draw = charts.draw_chart
+    draw = charts._figure_of
 
     def failing(data, plan, *args):
         if plan.id == "tabelle_05":
@@ -494,7 +494,7 @@ def test_failing_chart_stops_the_pdf_worker(rendered, tmp_path, monkeypatch):
         return draw(data, plan, *args)
 
     monkeypatch.setenv("KOMMUNALTYPEN_REPORT_WORKERS", "2")
-    monkeypatch.setattr(charts, "draw_chart", failing)
+    monkeypatch.setattr(charts, "_figure_of", failing)
     started = time.monotonic()
     with pytest.raises(RuntimeError, match="chart kaputt"):
         render_report(out, lang="de")

@@ -242,15 +242,13 @@ def _render(
         worker.send({"html": print_html})
     from concurrent.futures import ThreadPoolExecutor
 
-    from kommunaltypen.report.charts import draw_chart
+    from kommunaltypen.report.charts import draw_charts
 
     # the PNGs are compressed and written by one thread beside the drawing (Pillow releases
     # the GIL while compressing); the pool is joined before anything is returned
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-png") as png_pool:
         try:
-            charts = [
-                draw_chart(data, p, charts_dir, lang, publication, min_n, png_pool) for p in plans
-            ]
+            charts = draw_charts(data, plans, charts_dir, lang, publication, min_n, png_pool)
         except BaseException:
             if worker is not None:
                 (charts_dir / ABORT_MARKER).touch()  # the waiting worker gives up at once

@@ -15,6 +15,7 @@ import os
 import re
 import textwrap
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Executor, Future
 from pathlib import Path
 
@@ -93,15 +94,16 @@ def _write_png(image: Image.Image, png: Path, tmp: Path) -> None:
     os.replace(tmp, png)
 
 
-def _save(fig: Figure, plan: ChartPlan, charts_dir: Path, png_pool: Executor | None) -> Chart:
-    """Write the PNG (for the PDF) and the SVG (for the HTML), each atomically: the PDF
-    worker may be waiting for the file.
+def _save_png(
+    fig: Figure, plan: ChartPlan, charts_dir: Path, png_pool: Executor | None
+) -> Future[None] | None:
+    """Write the PNG (for the PDF) atomically: the PDF worker may be waiting for the file.
 
     The constrained layout is computed once, at the PNG's resolution, and then switched off:
     each save draws the figure once (with a layout engine set, ``savefig`` draws it twice, the
     first time only to lay it out). With ``png_pool`` the PNG is compressed and written by
     that pool (Pillow releases the GIL while it compresses, so it overlaps with drawing the
-    next chart); ``Chart.png_written`` is then its future."""
+    next chart); its future is returned."""
     fig.set_dpi(PNG_DPI)
     canvas = FigureCanvasAgg(fig)  # first: the layout measures text with the renderer that
     engine = fig.get_layout_engine()  # then draws the PNG (its text metrics are cached)
@@ -115,11 +117,16 @@ def _save(fig: Figure, plan: ChartPlan, charts_dir: Path, png_pool: Executor | N
     # split off and compress
     image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba())
     image = image.convert("RGB")  # a copy: independent of the canvas from here on
-    written: Future[None] | None = None
     if png_pool is None:
         _write_png(image, png, tmp)
-    else:
-        written = png_pool.submit(_write_png, image, png, tmp)
+        return None
+    return png_pool.submit(_write_png, image, png, tmp)
+
+
+def _save_svg(
+    fig: Figure, plan: ChartPlan, charts_dir: Path, png_written: Future[None] | None
+) -> Chart:
+    """Write the SVG (for the HTML) of a figure whose PNG is written (:func:`_save_png`)."""
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     raw = buffer.getvalue()
@@ -132,11 +139,11 @@ def _save(fig: Figure, plan: ChartPlan, charts_dir: Path, png_pool: Executor | N
         plan.title,
         _inline(raw, plan),
         svg,
-        png,
+        charts_dir / f"{plan.id}.png",
         plan.table,
         plan.width,
         plan.height,
-        written,
+        png_written,
     )
 
 
@@ -347,31 +354,47 @@ def draw_chart(
     """Draw and save one planned chart (one at a time per process: see ``_RC_LOCK``). With
     ``png_pool`` (an executor of the caller) the PNG is written in the background: wait for
     ``Chart.png_written`` before using it."""
-    with _RC_LOCK, matplotlib.rc_context({k: v for k, v in RC.items() if k != "metadata"}):
-        return _draw_chart(data, plan, charts_dir, lang, publication, min_n, png_pool)
+    return draw_charts(data, [plan], charts_dir, lang, publication, min_n, png_pool)[0]
 
 
-def _draw_chart(
+def draw_charts(
     data: ReportData,
-    plan: ChartPlan,
+    plans: Sequence[ChartPlan],
     charts_dir: Path,
     lang: str,
     publication: bool,
     min_n: int,
-    png_pool: Executor | None,
-) -> Chart:
+    png_pool: Executor | None = None,
+) -> list[Chart]:
+    """Draw and save the planned charts: first every PNG in report order (a PDF worker
+    painting its pages waits for them), then every SVG (only the HTML, written last, needs
+    them). Each figure is laid out once and drawn once per format (:func:`_save_png`)."""
+    rc = {k: v for k, v in RC.items() if k != "metadata"}
+    drawn: list[tuple[ChartPlan, Figure, Future[None] | None]] = []
+    for plan in plans:
+        with _RC_LOCK, matplotlib.rc_context(rc):
+            fig = _figure_of(data, plan, lang, publication, min_n)
+            drawn.append((plan, fig, _save_png(fig, plan, charts_dir, png_pool)))
+    charts = []
+    for plan, fig, written in drawn:
+        with _RC_LOCK, matplotlib.rc_context(rc):
+            charts.append(_save_svg(fig, plan, charts_dir, written))
+    return charts
+
+
+def _figure_of(
+    data: ReportData, plan: ChartPlan, lang: str, publication: bool, min_n: int
+) -> Figure:
     table = data.tables[plan.table]
     if plan.kind == "centre_profile":
-        fig = centre_profile(table, lang, publication, min_n)
-    elif plan.kind == "type_shares":
-        fig = type_shares(table, lang, publication, min_n)
-    elif plan.kind == "population":
-        fig = population(table, lang, publication, min_n)
-    else:
-        rows = by_scale(table)
-        axis = "report.chart.share_axis" if rows and rows[0].percent else "report.chart.mean_axis"
-        fig = grouped_bars(table, rows, lang, publication, min_n, t(axis, lang=lang))
-    return _save(fig, plan, charts_dir, png_pool)
+        return centre_profile(table, lang, publication, min_n)
+    if plan.kind == "type_shares":
+        return type_shares(table, lang, publication, min_n)
+    if plan.kind == "population":
+        return population(table, lang, publication, min_n)
+    rows = by_scale(table)
+    axis = "report.chart.share_axis" if rows and rows[0].percent else "report.chart.mean_axis"
+    return grouped_bars(table, rows, lang, publication, min_n, t(axis, lang=lang))
 
 
 def build_charts(
@@ -379,7 +402,4 @@ def build_charts(
 ) -> list[Chart]:
     """Draw every chart of the report, in report order."""
     charts_dir.mkdir(parents=True, exist_ok=True)
-    return [
-        draw_chart(data, plan, charts_dir, lang, publication, min_n)
-        for plan in plan_charts(data, lang)
-    ]
+    return draw_charts(data, plan_charts(data, lang), charts_dir, lang, publication, min_n)
