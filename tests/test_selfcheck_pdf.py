@@ -167,3 +167,65 @@ def test_views_in_threads_keep_their_own_language(analysis, basis) -> None:
         if v.explanation_text:
             assert v.explanation_text.startswith("Wenn " if lang == "de" else "If ")
         assert v.groups[0][1] == ("Alle Kommunen" if lang == "de" else "All municipalities")
+
+
+def test_print_stylesheet_is_parsed_once_per_process(analysis, basis, monkeypatch) -> None:
+    import weasyprint
+
+    from kommunaltypen.selfcheck import pdf as pdf_module
+
+    parsed: list[int] = []
+    real = weasyprint.CSS
+
+    def counting(*args, **kwargs):
+        parsed.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(weasyprint, "CSS", counting)
+    pdf_module.stylesheet.cache_clear()
+    try:
+        evaluation = service.evaluate(_answers(analysis, 3, kommune_id="viewer"), basis.comparison)
+        for lang in ("de", "en"):
+            v = view.profile_view(evaluation, basis, lang=lang, today=DAY)
+            html = render_profile_html(v)
+            assert "<style" not in html  # the stylesheet is not in every document
+            assert render_profile_pdf(v).startswith(b"%PDF")
+        assert len(parsed) == 1
+    finally:
+        pdf_module.stylesheet.cache_clear()
+
+
+def _words(pdf: bytes, tmp_path) -> list[tuple[int, float, float, str]]:
+    """(page, xMin, xMax, word) of every word of the PDF (pdftotext -bbox)."""
+    import re
+
+    path = tmp_path / "bbox.pdf"
+    path.write_bytes(pdf)
+    out = subprocess.run(
+        ["pdftotext", "-bbox", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    words, page = [], 0
+    for line in out.splitlines():
+        if "<page " in line:
+            page += 1
+        m = re.search(r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)"[^>]*>(.*)</word>', line)
+        if m:
+            words.append((page, float(m[1]), float(m[2]), m[3]))
+    return words
+
+
+def test_benchmark_tables_stay_inside_the_page(analysis, basis, tmp_path) -> None:
+    """Cells with median and quartiles (Tables 9, 11, 12 …) once widened their tables beyond
+    the right page edge, cutting off the last column: every word now lies inside the text
+    area (A4 595.3 pt wide, 15 mm = 42.5 pt right margin), and every cell's spread text is
+    there in full."""
+    evaluation = service.evaluate(_answers(analysis, 3, kommune_id="viewer"), basis.comparison)
+    v = view.profile_view(evaluation, basis, kind="kommunenart", lang="de", today=DAY)
+    spreads = [c.spread_text for t in v.topics for r in t.rows for c in r.cells if c.spread_text]
+    assert len(spreads) > 20 and {9, 11} <= {t.table for t in v.topics}
+    words = _words(render_profile_pdf(v), tmp_path)
+    right = 595.276 - 42.52
+    outside = [(p, w, x1) for p, _, x1, w in words if x1 > right + 0.5]
+    assert not outside, outside[:5]
+    assert sum(w == "(mittlere" for _, _, _, w in words) == len(spreads)
+    assert sum(w == "Hälfte" for _, _, _, w in words) == len(spreads)

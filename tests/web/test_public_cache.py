@@ -9,7 +9,7 @@ import datetime as dt
 import os
 import re
 import uuid
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from typing import Any
 
 import pytest
@@ -214,3 +214,127 @@ def test_concurrent_result_pages_are_evaluated_together_with_equal_results(
     assert together == alone
     batcher = state.evaluators[state.model.model_id]
     assert sum(batcher.batch_sizes) >= len(rows)
+
+
+def test_each_application_is_warm_before_its_first_request(tmp_path) -> None:
+    """The lifespan builds the current model's comparison basis and evaluation batcher (and
+    compiles the result templates) before the application answers anything."""
+    from kommunaltypen.web import Settings, create_app
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", data_dir=tmp_path)
+    with TestClient(create_app(settings)) as client:
+        state = client.app.state.kommunaltypen  # type: ignore[attr-defined]
+        assert state.model.model_id in state.bases
+        assert state.model.model_id in state.evaluators
+        batcher = state.evaluators[state.model.model_id]
+        assert sum(batcher.batch_sizes) >= 2  # the sample, in German and in English
+
+
+def test_a_failed_warm_up_is_logged_and_left_to_the_first_request(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from kommunaltypen.web import Settings, create_app
+
+    def broken(state: Any, lang: str) -> Any:
+        raise RuntimeError("no basis today")
+
+    monkeypatch.setattr(typcheck, "warm", broken)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", data_dir=tmp_path)
+    with (
+        caplog.at_level("WARNING", logger="kommunaltypen.web"),
+        TestClient(create_app(settings)) as client,
+    ):
+        state = client.app.state.kommunaltypen  # type: ignore[attr-defined]
+        assert state.model.model_id not in state.evaluators
+        base = _submission(client, OPTIMIERER)
+        page = client.get(f"{base}/ergebnis")
+        assert page.status_code == 200 and "Optimierer" in _heading(page.text)
+    assert any("warm-up failed" in r.getMessage() for r in caplog.records)
+
+
+def test_the_result_page_queues_the_view_data_not_html_for_the_render_process(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The print HTML is made in the render process (off the request path): the page hands
+    the renderer the view data, slimmed to what the print template uses, and that renders to
+    the same profile."""
+    from kommunaltypen.selfcheck.view import ProfileView
+
+    state = api.app.state.kommunaltypen  # type: ignore[attr-defined]
+    queued: list[Any] = []
+    monkeypatch.setattr(
+        state.pdf, "prefetch", lambda key, source_of, on_done: queued.append(source_of())
+    )
+    base = _submission(api, BEDAECHTIGE)
+    assert api.get(f"{base}/ergebnis").status_code == 200
+    assert len(queued) == 1
+    source = queued[0]
+    assert isinstance(source, ProfileView) and source.type_id == "bedaechtige"
+    assert source.explanation is None and source.comparison is None and source.profile is None
+    pdf = typcheck._render(source)
+    assert pdf.startswith(b"%PDF")
+    from kommunaltypen.selfcheck.pdf import render_profile_html
+
+    assert typcheck._render(render_profile_html(source))[:8] == pdf[:8]
+
+
+def test_pdf_renderer_starts_its_processes_in_advance() -> None:
+    renderer = typcheck.PdfRenderer(2)
+    try:
+        renderer.start()
+        pool = renderer._pool
+        assert pool is not None
+        renderer.start()  # once
+        assert renderer._pool is pool
+        # each process loaded WeasyPrint in its initialiser; renders still work
+        assert renderer.render("x", HTML, lambda pdf: None).startswith(b"%PDF")
+        assert len(pool._processes) == 2  # type: ignore[attr-defined]
+    finally:
+        renderer.close()
+    renderer.start()  # closed: nothing started
+    assert renderer._pool is None
+
+
+def test_render_processes_share_the_cores_among_the_workers(monkeypatch) -> None:
+    monkeypatch.setattr(typcheck.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(typcheck, "PDF_PROCESSES", 2)
+    assert [typcheck.pdf_processes(w) for w in (1, 2, 3)] == [2, 1, 1]
+    monkeypatch.setattr(typcheck.os, "cpu_count", lambda: 8)
+    assert [typcheck.pdf_processes(w) for w in (1, 2, 4, 8)] == [2, 2, 2, 1]
+
+
+def test_renders_a_request_waits_for_start_before_advance_renders() -> None:
+    """A downloaded PDF never waits behind the advance renders of pages others opened: with
+    every process busy, requested renders queue in front, and a queued advance render that a
+    request asks for moves to the front."""
+    renderer = typcheck.PdfRenderer(1)
+    renderer._running = 1  # the one process is busy (nothing is started below)
+    kept: list[bytes] = []
+    try:
+        for key in ("a", "b", "c"):
+            assert renderer.prefetch(key, lambda: HTML, kept.append) is True
+        asked = renderer.submit("x", HTML, kept.append)  # a request
+        assert renderer.submit("b", HTML, kept.append) is renderer._inflight["b"]  # one render
+        assert [j.key for j in renderer._urgent] == ["x", "b"]
+        assert [j.key for j in renderer._later] == ["a", "c"]
+        assert renderer.pending() == 4
+        renderer._running = 0
+        assert [j.key for j in renderer._take()] == ["x"]  # one idle process: the request
+        renderer._running = 0
+        renderer.processes = 3
+        assert [j.key for j in renderer._take()] == ["b", "a", "c"]
+    finally:
+        renderer.close()
+    assert not asked.done()  # taken for a process above (none started): closing leaves it
+
+
+def test_queued_renders_are_dropped_when_the_renderer_closes() -> None:
+    renderer = typcheck.PdfRenderer(1)
+    renderer._running = 1  # busy: the renders below stay queued
+    queued = renderer.submit("q", HTML, lambda pdf: None)
+    ahead = renderer.submit("r", HTML, lambda pdf: None, urgent=False)
+    renderer.close()
+    for future in (queued, ahead):
+        with pytest.raises(CancelledError):
+            future.result(timeout=1)
+    assert renderer.pending() == 0

@@ -70,6 +70,7 @@ def fail_interrupted_jobs(settings: Settings) -> int:
 
 def _open_state(settings: Settings) -> AppState:
     from kommunaltypen import service, store
+    from kommunaltypen.web.typcheck import PdfRenderer, pdf_processes
 
     engine = store.make_engine(settings.database_url or "")
     try:
@@ -84,7 +85,24 @@ def _open_state(settings: Settings) -> AppState:
         read_sessions=store.session_factory(engine, readonly=True),
         model=service.default_model(),
         write_lock=threading.Lock() if engine.dialect.name == "sqlite" else nullcontext(),
+        pdf=PdfRenderer(pdf_processes(settings.workers)),
     )
+
+
+def _warm_typcheck(state: AppState) -> None:
+    """:func:`kommunaltypen.web.routers.public.warm_typcheck`, timed and logged; a failure is
+    logged and leaves the work to the first request (as without the warm-up)."""
+    import time
+
+    from kommunaltypen.web.routers.public import warm_typcheck
+
+    cpu = time.process_time()
+    try:
+        warm_typcheck(state)
+    except Exception:
+        log.warning("Typ-Check warm-up failed; the first result page does it", exc_info=True)
+        return
+    log.info("Typ-Check ready (warm-up: %.2f s CPU)", time.process_time() - cpu)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -105,6 +123,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if failed:
                     log.warning("%d analysis job(s) interrupted by the restart: failed", failed)
             worker = workspace_ops.JobWorker(state).start()
+        # The Typ-Check's first views find this worker ready (comparison basis, caches,
+        # templates) instead of one request per worker building them under load.
+        await run_in_threadpool(_warm_typcheck, state)
         # What start-up loaded (modules, codebook, models, templates) stays: the cyclic GC
         # need not walk it again. Without this, each full collection under load took ~100 ms
         # of CPU (150,000 objects) and stalled every open request — the p99 of even health.

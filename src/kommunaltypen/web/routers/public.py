@@ -346,6 +346,7 @@ def _who_submit(request: Request, form: Mapping[str, list[str]]) -> Response:
             **_derived(check.row, deps.current_model(state)),
         )
         session.commit()
+        state.pdf.start()  # its PDF will be asked for in a few minutes: load WeasyPrint now
         return redirect(request, f"{_base(sub.id, token)}/abschnitt/2?neu=1")
 
 
@@ -651,16 +652,11 @@ class _Output:
             parts = json.loads(stored)
         else:
             view = self.view()
-            macros = templates.get_template("partials/result.html").module
-            parts = {
-                "typed": view.typed,
-                "summary": str(macros.summary(view)),  # type: ignore[attr-defined]
-                "figures": str(macros.figures(view)),  # type: ignore[attr-defined]
-            }
+            parts = _page_macros(view)
             self.keep("page")(json.dumps(parts).encode("utf-8"))
-            if self.cached("pdf") is None:
+            if self.cached("pdf") is None:  # its print HTML is made in the render process
                 self.state.pdf.prefetch(
-                    self.render_key, lambda: self.pdf_html(view), self.keep("pdf")
+                    self.render_key, lambda: typcheck.print_view(view), self.keep("pdf")
                 )
         return {
             "typed": bool(parts["typed"]),
@@ -668,17 +664,35 @@ class _Output:
             "figures": Markup(parts["figures"]),
         }
 
-    def pdf_html(self, view: Any) -> str:
-        from kommunaltypen.selfcheck.pdf import render_profile_html
-
-        return render_profile_html(view, self.lang)
-
     def pdf(self) -> bytes:
         """The PDF profile: stored, being rendered (waits for it), or rendered now."""
         stored = self.cached("pdf")
         if stored is not None:
             return stored
-        return self.state.pdf.render(self.render_key, self.pdf_html(self.view()), self.keep("pdf"))
+        source = typcheck.print_view(self.view())
+        return self.state.pdf.render(self.render_key, source, self.keep("pdf"))
+
+
+def _page_macros(view: Any) -> dict[str, Any]:
+    """The result page's view-only parts of ``view`` (what :meth:`_Output.page_parts` keeps)."""
+    macros = templates.get_template("partials/result.html").module
+    return {
+        "typed": view.typed,
+        "summary": str(macros.summary(view)),  # type: ignore[attr-defined]
+        "figures": str(macros.figures(view)),  # type: ignore[attr-defined]
+    }
+
+
+def warm_typcheck(state: Any) -> None:
+    """Ready this worker for the Typ-Check's first result pages (the application's lifespan
+    runs it before the worker accepts requests): the current model's comparison basis and
+    evaluation batcher (:func:`kommunaltypen.web.typcheck.warm`) and the result page's
+    templates, compiled by rendering one page's parts in each language."""
+    from kommunaltypen.i18n import use_lang
+
+    for lang in ("de", "en"):
+        with use_lang(lang):
+            _page_macros(typcheck.warm(state, lang))
 
 
 def _result_context(request: Request, sub: Any, token: str, gruppe: str | None) -> dict[str, Any]:
