@@ -25,7 +25,7 @@ def test_user_error_is_one_message_and_exit_code_2(monkeypatch, capsys):
     def boom():
         raise InputFileError("Datei x.csv ist leer; erwartet: eine Kopfzeile und Daten")
 
-    monkeypatch.setattr(cli, "build_app", lambda: _app_with(boom))
+    monkeypatch.setattr(cli, "build_app", lambda *_: _app_with(boom))
     with pytest.raises(SystemExit) as exc:
         cli.main(["boom"])
     assert exc.value.code == 2
@@ -38,7 +38,7 @@ def test_internal_error_hides_traceback_unless_debug(monkeypatch, capsys):
     def boom():
         raise ZeroDivisionError("oops")
 
-    monkeypatch.setattr(cli, "build_app", lambda: _app_with(boom))
+    monkeypatch.setattr(cli, "build_app", lambda *_: _app_with(boom))
     with pytest.raises(SystemExit) as exc:
         cli.main(["boom"])
     assert exc.value.code == 70
@@ -55,7 +55,7 @@ def test_lang_en_switches_messages(monkeypatch, capsys):
     def boom():
         raise ZeroDivisionError
 
-    monkeypatch.setattr(cli, "build_app", lambda: _app_with(boom))
+    monkeypatch.setattr(cli, "build_app", lambda *_: _app_with(boom))
     with pytest.raises(SystemExit):
         cli.main(["--lang", "en", "boom"])
     assert "Internal error" in capsys.readouterr().err
@@ -77,3 +77,45 @@ def test_help_is_german_by_default_and_english_on_request():
     ).stdout
     assert "Kommunen nach ihren Digitalisierungszielen" in de
     assert "type municipalities by their digitalisation goals" in en
+
+
+def test_command_modules_declare_the_commands_they_register():
+    """``COMMAND_MODULES`` names each module's commands (a call imports only the module of
+    the command it names): the declaration matches what each module registers."""
+    import importlib
+
+    for module, declared in cli.COMMAND_MODULES.items():
+        app = typer.Typer()
+        importlib.import_module(module).register(app)
+        names = [c.name for c in app.registered_commands] + [g.name for g in app.registered_groups]
+        assert sorted(names) == sorted(declared), module
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["analyze", "x.csv", "--out", "o"], "analyze"),
+        (["--lang", "en", "report", "--from", "d"], "report"),
+        (["--lang=en", "--debug", "user", "add"], "user"),
+        (["--help"], None),
+        ([], None),
+    ],
+)
+def test_the_command_is_found_in_the_arguments(argv, command):
+    assert cli._command_from_argv(argv) == command
+
+
+def test_a_named_command_imports_only_its_module():
+    """``analyze`` does not pull in the web server or the account store; the overall help
+    still lists every command."""
+    code = (
+        "import sys; from kommunaltypen import cli; "
+        "app = cli.build_app('analyze'); "
+        "print(sorted(c.name for c in app.registered_commands)); "
+        "print(*(f'kommunaltypen.cli.{m}' in sys.modules for m in ('serve_cmd', 'user_cmd')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["['analyze']", "False False"]
+    every = cli.build_app(None)
+    names = {c.name for c in every.registered_commands} | {g.name for g in every.registered_groups}
+    assert names == {n for names in cli.COMMAND_MODULES.values() for n in names}

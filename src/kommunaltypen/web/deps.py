@@ -48,7 +48,8 @@ class AppState:
     bases_lock: threading.Lock = field(default_factory=threading.Lock)
     #: per model id: evaluates the result pages of concurrent requests together
     evaluators: dict[str, Any] = field(default_factory=dict)
-    #: the Typ-Check's PDF renders (a process pool, started when a submission is created or on first use)
+    #: the Typ-Check's PDF renders (a process pool, started when a submission is created or
+    #: on first use)
     pdf: PdfRenderer = field(default_factory=PdfRenderer)
     #: the models of this application instance: which one is current (asked of the store),
     #: the published ones loaded once, and their memoised classifications (see ModelSource)
