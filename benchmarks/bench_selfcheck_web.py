@@ -57,6 +57,11 @@ import httpx
 
 from bench_server import Server  # the same `kommunaltypen serve` subprocess
 
+#: a browser drops an idle keep-alive connection before the server does (uvicorn closes one
+#: after 5 s): without this a user who thought for longer could send a request on a
+#: connection the server is just closing ("Server disconnected without sending a response")
+LIMITS = httpx.Limits(keepalive_expiry=4.0)
+
 GOALS = [
     ("effizienz", "leistungsangebot", "buergernaehe"),
     ("rechtliche_vorgaben", "foerdermittel", "effizienz"),
@@ -93,7 +98,7 @@ def who_form(token: str, user: int) -> dict[str, str]:
 
 def create_submission(base: str, user: int) -> str:
     """A submission filled through the forms; returns its private link."""
-    with httpx.Client(base_url=base, timeout=60) as client:
+    with httpx.Client(base_url=base, timeout=60, limits=LIMITS) as client:
         token = _csrf(client, "/check?anonym=1")
         response = client.post("/check", data=who_form(token, user))
         assert response.status_code == 303, response.text[:500]
@@ -166,7 +171,7 @@ def concurrent(
         return elapsed
 
     def user(link: str) -> None:
-        with httpx.Client(timeout=600) as client:
+        with httpx.Client(timeout=600, limits=LIMITS) as client:
             start.wait()
             if before is not None:
                 get(client, link + before)
@@ -233,7 +238,7 @@ def flow(
                     errors.append(f"{response.status_code} {method} {url}")
             return response
 
-        with httpx.Client(base_url=base, timeout=600) as client:
+        with httpx.Client(base_url=base, timeout=600, limits=LIMITS) as client:
             start.wait()
             page = timed("flow_other", "GET", "/check?anonym=1", (200,))
             token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
@@ -261,7 +266,14 @@ def flow(
         with lock:
             think_total.append(thought)
 
-    threads = [threading.Thread(target=user, args=(u,)) for u in range(users)]
+    def guarded(u: int) -> None:  # a user that fails is a failed benchmark, not a lower n
+        try:
+            user(u)
+        except Exception as exc:
+            with lock:
+                errors.append(f"user {u}: {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=guarded, args=(u,)) for u in range(users)]
     cpu = group_cpu_seconds(pgid)
     wall = time.perf_counter()
     for thread in threads:
