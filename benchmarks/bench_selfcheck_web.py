@@ -51,7 +51,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -183,17 +185,7 @@ def concurrent(
                     if i == 0:
                         firsts.append(elapsed)
 
-    threads = [threading.Thread(target=user, args=(link,)) for link in links]
-    cpu = group_cpu_seconds(pgid)
-    wall = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - wall
-    cpu = group_cpu_seconds(pgid) - cpu
-    if errors:
-        raise RuntimeError(f"{len(errors)} failed requests, e.g. {errors[0]}")
+    wall, cpu = run_users(user, links, pgid, errors, lock)
     if first is not None:
         first.update(_stats(firsts))
     return {
@@ -266,24 +258,7 @@ def flow(
         with lock:
             think_total.append(thought)
 
-    def guarded(u: int) -> None:  # a user that fails is a failed benchmark, not a lower n
-        try:
-            user(u)
-        except Exception as exc:
-            with lock:
-                errors.append(f"user {u}: {type(exc).__name__}: {exc}")
-
-    threads = [threading.Thread(target=guarded, args=(u,)) for u in range(users)]
-    cpu = group_cpu_seconds(pgid)
-    wall = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - wall
-    cpu = group_cpu_seconds(pgid) - cpu
-    if errors:
-        raise RuntimeError(f"{len(errors)} failed flow requests, e.g. {errors[0]}")
+    wall, cpu = run_users(user, list(range(users)), pgid, errors, lock)
     out = {k: _stats(v) for k, v in times.items() if v}
     out["flow_result_page"] |= {
         "wall_s": round(wall, 2),
@@ -305,6 +280,38 @@ def wait_for_workers(log: Path, workers: int, timeout: float = 300.0) -> float:
         if time.monotonic() - t0 > timeout:
             raise RuntimeError(f"not all {workers} workers started:\n{text[-3000:]}")
         time.sleep(0.2)
+
+
+def run_users(
+    user: Callable[[Any], None],
+    each: list[Any],
+    pgid: int,
+    errors: list[str],
+    lock: threading.Lock,
+) -> tuple[float, float]:
+    """Run ``user(x)`` for every ``x`` of ``each`` in its own thread, all at once; returns the
+    wall seconds and the server's CPU seconds meanwhile. A user that raises is a failed
+    benchmark (with the failed requests in ``errors``), never a silently smaller n."""
+
+    def guarded(x: Any) -> None:
+        try:
+            user(x)
+        except Exception as exc:
+            with lock:
+                errors.append(f"user {x}: {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=guarded, args=(x,)) for x in each]
+    cpu = group_cpu_seconds(pgid)
+    wall = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - wall
+    cpu = group_cpu_seconds(pgid) - cpu
+    if errors:
+        raise RuntimeError(f"{len(errors)} failed requests, e.g. {errors[0]}")
+    return wall, cpu
 
 
 TARGETS = {"result_page": 300.0, "pdf": 3000.0}  # p95, ms (issue 12)
