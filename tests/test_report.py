@@ -476,9 +476,46 @@ def test_pdf_in_one_process_equals_the_worker_pdf(rendered, tmp_path, monkeypatc
     assert not (out / "report.html").exists()
 
 
-def test_failing_chart_stops_the_pdf_worker(rendered, tmp_path, monkeypatch):
-    """A chart that cannot be drawn: the error reaches the caller at once (the waiting PDF
-    worker gives up and is ended), no PDF is written."""
+def _fail_chart(plan_id: str):
+    """A patch of ``charts._figure_of`` that cannot draw the chart ``plan_id``."""
+    from kommunaltypen.report import charts
+
+    draw = charts._figure_of
+
+    def failing(data, plan, *args):
+        if plan.id == plan_id:
+            raise RuntimeError("chart kaputt")
+        return draw(data, plan, *args)
+
+    return "_figure_of", failing
+
+
+def _fail_png_write(name: str):
+    """A patch of ``charts._write_png`` (run by the background thread) failing for ``name``."""
+    from kommunaltypen.report import charts
+
+    write = charts._write_png
+
+    def failing(image, png, tmp):
+        if png.name == name:
+            raise OSError("Platte voll")
+        return write(image, png, tmp)
+
+    return "_write_png", failing
+
+
+@pytest.mark.parametrize(
+    ("patch", "error"),
+    [
+        (lambda: _fail_chart("tabelle_05"), (RuntimeError, "chart kaputt")),
+        (lambda: _fail_png_write("tabelle_07.png"), (OSError, "Platte voll")),
+    ],
+    ids=["chart-not-drawn", "png-not-written"],
+)
+def test_a_failing_chart_stops_the_pdf_worker(rendered, tmp_path, monkeypatch, patch, error):
+    """A chart that cannot be drawn, or whose PNG (written by a background thread) cannot be
+    written: the error reaches the caller at once (the waiting PDF worker gives up and is
+    ended), no PDF is written."""
     import time
 
     from kommunaltypen.report import charts
@@ -486,17 +523,11 @@ def test_failing_chart_stops_the_pdf_worker(rendered, tmp_path, monkeypatch):
     out = tmp_path / "fail"
     shutil.copytree(rendered[0], out)
     (out / "report.pdf").unlink()
-    draw = charts._figure_of
-
-    def failing(data, plan, *args):
-        if plan.id == "tabelle_05":
-            raise RuntimeError("chart kaputt")
-        return draw(data, plan, *args)
-
+    name, failing = patch()
     monkeypatch.setenv("KOMMUNALTYPEN_REPORT_WORKERS", "2")
-    monkeypatch.setattr(charts, "_figure_of", failing)
+    monkeypatch.setattr(charts, name, failing)
     started = time.monotonic()
-    with pytest.raises(RuntimeError, match="chart kaputt"):
+    with pytest.raises(error[0], match=error[1]):
         render_report(out, lang="de")
     assert time.monotonic() - started < 120  # not the worker's 600 s chart timeout
     assert not (out / "report.pdf").exists()
@@ -581,32 +612,6 @@ def test_pdf_worker_starts_before_the_report_model_is_imported(rendered, tmp_pat
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[False]"
     assert (out / "report.pdf").stat().st_size > 1000
-
-
-def test_failing_png_write_stops_the_pdf_worker(rendered, tmp_path, monkeypatch):
-    """The PNGs are written by a background thread: a failing write reaches the caller (the
-    waiting PDF worker gives up), no PDF is written."""
-    import time
-
-    from kommunaltypen.report import charts
-
-    out = tmp_path / "png_fail"
-    shutil.copytree(rendered[0], out)
-    (out / "report.pdf").unlink()
-    write = charts._write_png
-
-    def failing(image, png, tmp):
-        if png.name == "tabelle_07.png":
-            raise OSError("Platte voll")
-        return write(image, png, tmp)
-
-    monkeypatch.setenv("KOMMUNALTYPEN_REPORT_WORKERS", "2")
-    monkeypatch.setattr(charts, "_write_png", failing)
-    started = time.monotonic()
-    with pytest.raises(OSError, match="Platte voll"):
-        render_report(out, lang="de")
-    assert time.monotonic() - started < 120  # not the worker's 600 s chart timeout
-    assert not (out / "report.pdf").exists()
 
 
 def test_png_written_in_the_background_equals_the_direct_write(rendered, tmp_path):
