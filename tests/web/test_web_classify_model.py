@@ -33,8 +33,11 @@ def _typology(shift: int, data_hash: str) -> dict:
 
 
 class Clock:
+    """A clock the test moves by hand, starting at the real monotonic time (the look the
+    applications' start-up took, at the real time, lies behind it)."""
+
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = time.monotonic()
 
     def __call__(self) -> float:
         return self.now
@@ -43,16 +46,16 @@ class Clock:
 @pytest.fixture
 def workers(fresh_database_url: str, tmp_path) -> Iterator[tuple[TestClient, TestClient, Clock]]:
     """Two application instances (as two workers) on one new database, with one clock."""
-    clock = Clock()
     with ExitStack() as stack:
         clients = []
         for name in ("a", "b"):
             data = tmp_path / name
             data.mkdir()
             settings = web_settings(fresh_database_url, data, secret_key="s" * 32, job_worker=False)
-            client = stack.enter_context(TestClient(create_app(settings)))
+            clients.append(stack.enter_context(TestClient(create_app(settings))))
+        clock = Clock()  # after both start-ups, whose warm-up looked at the real clock
+        for client in clients:
             client.app.state.kommunaltypen.models.clock = clock
-            clients.append(client)
         yield clients[0], clients[1], clock
 
 
