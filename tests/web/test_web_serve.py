@@ -8,13 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
 
 from cli_helpers import run_cli
-from live_server import free_port
+from live_server import free_port, wait_for_health
 
 
 @pytest.mark.parametrize(
@@ -77,17 +76,7 @@ def test_serve_prints_the_database_path_never_the_secret(tmp_path) -> None:
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stdout.read().decode(errors="replace")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health") as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.3)
+        wait_for_health(proc, port)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/kommunen?q=berlin") as r:
             assert b"Berlin" in r.read()
     finally:

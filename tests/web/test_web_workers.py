@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ import pytest
 
 from conftest import ANSWERS
 from db_fixtures import _new_database
-from live_server import free_port
+from live_server import free_port, wait_for_health
 
 pytestmark = pytest.mark.slow
 
@@ -113,20 +112,12 @@ def serve_two_workers(database_url: str, data_dir: Path) -> Iterator[tuple[int, 
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read().decode(errors="replace"))
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/api/v1/health")
-                if conn.getresponse().status == 200 and len(_children(proc.pid)) >= 2:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("server with two workers did not start")
-            time.sleep(0.3)
+        wait_for_health(
+            proc,
+            port,
+            ready=lambda: len(_children(proc.pid)) >= 2,
+            what="server with two workers",
+        )
         yield port, proc
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
