@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
@@ -58,7 +59,10 @@ def test_invalid_setting_is_one_clear_message(monkeypatch, capsys) -> None:
 
 
 def test_serve_prints_the_database_path_never_the_secret(tmp_path) -> None:
+    """The output names the database, never the secret key, and its access log never holds
+    a private link's token (whoever reads the log could open the answers)."""
     secret = "S3cr3t-" + "x" * 40
+    token = "Tok3n" + "y" * 30
     port = free_port()
     db = tmp_path / "sub" / "kt.sqlite3"
     env = {
@@ -79,10 +83,15 @@ def test_serve_prints_the_database_path_never_the_secret(tmp_path) -> None:
         wait_for_health(proc, port)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/kommunen?q=berlin") as r:
             assert b"Berlin" in r.read()
+        link = f"http://127.0.0.1:{port}/check/4f1c/{token}/ergebnis?gruppe=land"
+        with pytest.raises(urllib.error.HTTPError):  # no such submission: 404, still logged
+            urllib.request.urlopen(link)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         output = proc.communicate(timeout=30)[0].decode(errors="replace")
     assert f"Datenbank: {db}" in output
     assert secret not in output
+    assert token not in output and '"GET /check/4f1c/…/ergebnis?gruppe=land HTTP/1.1" 404' in output
+    assert "/api/v1/kommunen?q=berlin" in output  # the access log is on
     assert db.is_file()  # created and migrated
     assert not (tmp_path / "data" / "secret_key").exists()  # the given key is used, not stored

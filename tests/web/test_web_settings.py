@@ -100,3 +100,20 @@ def test_postgres_url_is_shown_without_password() -> None:
     s = Settings(database_url="postgresql://kt:hunter2@db.example:5432/kt", secret_key="x" * 40)
     assert "hunter2" not in s.database_display()
     assert "db.example" in s.database_display()
+
+
+def test_access_log_filter_leaves_the_private_links_token_out():
+    import logging
+
+    from kommunaltypen.web.logs import RedactPrivateLinks, redact
+
+    assert redact("/check/abc/TOKEN/ergebnis?gruppe=land") == "/check/abc/…/ergebnis?gruppe=land"
+    assert redact("/check/abc/TOKEN") == "/check/abc/…"
+    assert redact("/check?anonym=1") == "/check?anonym=1"
+    assert redact("/api/v1/submissions/abc") == "/api/v1/submissions/abc"
+    args = ("127.0.0.1:5", "GET", "/check/abc/TOKEN/profil.pdf", "1.1", 200)
+    record = logging.LogRecord(
+        "uvicorn.access", 20, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None
+    )
+    assert RedactPrivateLinks().filter(record)
+    assert record.getMessage() == '127.0.0.1:5 - "GET /check/abc/…/profil.pdf HTTP/1.1" 200'

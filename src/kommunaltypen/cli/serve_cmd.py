@@ -94,6 +94,8 @@ def register(app: typer.Typer) -> None:
                 workers=settings.workers,
             )
         )
+        from kommunaltypen.web.logs import log_config
+
         uvicorn.run(
             "kommunaltypen.web.app:create_app",
             factory=True,
@@ -102,4 +104,5 @@ def register(app: typer.Typer) -> None:
             workers=settings.workers,
             server_header=False,
             log_level="info",
+            log_config=log_config(),  # the access log without the private links' tokens
         )
