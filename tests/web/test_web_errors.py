@@ -162,6 +162,10 @@ def test_unexpected_exception_is_a_500_problem_without_traceback(
     async def aboom() -> None:
         raise KeyError("another internal detail")
 
+    @app.get("/check/{sid}/{token}/boom")
+    def private_boom(sid: str, token: str) -> None:
+        raise RuntimeError("internal detail of a private page")
+
     with (
         caplog.at_level(logging.ERROR, "kommunaltypen.web"),
         TestClient(app, raise_server_exceptions=False) as client,
@@ -175,6 +179,15 @@ def test_unexpected_exception_is_a_500_problem_without_traceback(
     # the traceback went to the server log, with the incident id the client saw
     incident = body["detail"].split("reference ")[1].split(")")[0]
     assert any(incident in r.getMessage() and r.exc_info for r in caplog.records)
+    # a private link's token never goes to the log (whoever reads it could open the answers)
+    with (
+        caplog.at_level(logging.ERROR, "kommunaltypen.web"),
+        TestClient(app, raise_server_exceptions=False) as client,
+    ):
+        assert_problem(client.get("/check/sub1/T0ken-secret/boom"), 500)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("/check/sub1/…/boom" in m for m in messages)
+    assert not any("T0ken-secret" in m for m in messages)
 
 
 # ---------------------------------------------------------------------------- languages

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kommunaltypen import i18n
 from kommunaltypen.i18n import t
+from kommunaltypen.web.logs import redact
 from kommunaltypen.web.problems import PROBLEM_MEDIA_TYPE, problem, problem_body, problem_bytes
 from kommunaltypen.web.security import RAW_NO_STORE, RAW_SECURITY_HEADERS
 
@@ -147,8 +148,11 @@ class RequestContextMiddleware:
                     await self._send_problem(scope, send_with_headers, exc)
             except Exception:
                 incident = secrets.token_hex(6)
-                log.exception(
-                    "unhandled error in %s %s (incident %s)", scope["method"], path, incident
+                log.exception(  # never a private link's token in the log
+                    "unhandled error in %s %s (incident %s)",
+                    scope["method"],
+                    redact(path),
+                    incident,
                 )
                 if not started:
                     exc500 = problem(500, t("web.problem.internal_detail", incident=incident))

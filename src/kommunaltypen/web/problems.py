@@ -26,6 +26,7 @@ from starlette.responses import Response
 
 from kommunaltypen.errors import KommunaltypenError
 from kommunaltypen.i18n import t
+from kommunaltypen.web.logs import redact
 
 log = logging.getLogger("kommunaltypen.web")
 
@@ -342,7 +343,8 @@ def install_handlers(app: FastAPI) -> None:
     async def on_database_busy(request: Request, exc: Exception) -> Response:
         # a database that is unreachable or locked for longer than the busy timeout: the
         # client may retry (with its Idempotency-Key); the details go to the log only
-        log.warning("database unavailable in %s %s: %s", request.method, request.url.path, exc)
+        path = redact(request.url.path)  # never a private link's token in the log
+        log.warning("database unavailable in %s %s: %s", request.method, path, exc)
         out = problem(503, t("web.problem.unavailable_detail"))
         out.headers = {"Retry-After": "2"}
         return problem_response(out, request.url.path)
