@@ -640,9 +640,10 @@ def test_number_formatting_is_memoised_exactly():
     from babel.numbers import format_decimal
 
     from kommunaltypen.report import fmt
+    from kommunaltypen.vocabulary import LOCALES
 
     for value, precision in [(0.0, 1), (-0.0, 1), (-0.04, 1), (5, 1), (5.0, 0), (1234.5, 2)]:
-        for lang, locale in fmt.LOCALES.items():
+        for lang, locale in LOCALES.items():
             pattern = "#,##0" + ("." + "0" * precision if precision else "")
             expected = format_decimal(value, format=pattern, locale=locale)
             assert fmt.number(value, precision, lang) == expected

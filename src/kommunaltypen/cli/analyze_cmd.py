@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from babel.numbers import format_decimal
 from rich.console import Console
 from rich.table import Table
 
 from kommunaltypen.cli.progress import stage_progress
 from kommunaltypen.i18n import get_lang, t
-from kommunaltypen.vocabulary import study_type
+from kommunaltypen.vocabulary import format_number, study_type
 
 if TYPE_CHECKING:
     from kommunaltypen.analysis import AnalysisResult
     from kommunaltypen.tables import TableResult
 
-LOCALES = {"de": "de_DE", "en": "en_GB"}
 # share of the progress bar per stage (validate's stages first, then the pipeline's)
 _SPANS = {
     "read": (0.0, 0.05),
@@ -37,10 +34,7 @@ _SPANS = {
 
 def number(value: float | None, precision: int, lang: str) -> str:
     """A figure as the study prints it (German: decimal comma, thousands dot)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    pattern = "#,##0" + ("." + "0" * precision if precision > 0 else "")
-    return format_decimal(value, format=pattern, locale=LOCALES.get(lang, "de_DE"))
+    return format_number(value, precision, lang)
 
 
 def _cell_text(cell: Any, partner: Any, precision: int, lang: str, min_n: int | None) -> str:

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import math
-from functools import lru_cache
-
-from babel.numbers import format_decimal
-
 from kommunaltypen.report.model import Cell, TableRow
-
-LOCALES = {"de": "de_DE", "en": "en_GB"}
+from kommunaltypen.vocabulary import format_number
 
 
 def number(value: float | None, precision: int, lang: str) -> str:
-    """``value`` with ``precision`` decimals in the language's notation; "–" for no value."""
-    if value is None:
-        return "–"
-    # the sign bit is part of the key: -0.0 == 0.0, but babel may print "-0"
-    return _number(value, math.copysign(1.0, value), precision, LOCALES.get(lang, "de_DE"))
-
-
-@lru_cache(maxsize=8192)
-def _number(value: float, sign: float, precision: int, locale: str) -> str:
-    """babel's formatting, memoised (a pure function of its arguments): a report formats the
-    same figures for the print HTML, the screen HTML and the charts, and babel takes ~25 µs
-    per number."""
-    del sign  # only in the key
-    pattern = "#,##0" + ("." + "0" * precision if precision > 0 else "")
-    return format_decimal(value, format=pattern, locale=locale)
+    """``value`` with ``precision`` decimals in the language's notation; "–" for no value
+    (:func:`kommunaltypen.vocabulary.format_number`)."""
+    return format_number(value, precision, lang)
 
 
 def p_value(value: float | None, lang: str) -> str:
