@@ -25,20 +25,15 @@ def _environment() -> Environment:
     return environment("kommunaltypen.selfcheck")
 
 
-def css_text() -> str:
-    """The profile's print stylesheet (``static/profile.css``; the whole of it)."""
-    return (resources.files("kommunaltypen.selfcheck") / "static" / "profile.css").read_text(
-        "utf-8"
-    )
-
-
 @cache
 def stylesheet() -> Any:
-    """The print stylesheet as a parsed ``weasyprint.CSS``, once per process (a render process
-    renders many profiles; parsing it per document cost ~0.1 s CPU each)."""
+    """The print stylesheet (``static/profile.css``) as a parsed ``weasyprint.CSS``, once per
+    process (a render process renders many profiles; parsing it per document cost ~0.1 s CPU
+    each)."""
     from weasyprint import CSS
 
-    return CSS(string=css_text())
+    css = resources.files("kommunaltypen.selfcheck") / "static" / "profile.css"
+    return CSS(string=css.read_text("utf-8"))
 
 
 def render_profile_html(view: ProfileView, lang: str | None = None) -> str:

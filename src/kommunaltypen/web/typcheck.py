@@ -118,7 +118,7 @@ def sample_answers(comparison: Any) -> dict[str, Any]:
     ranking), for warming up: what a stored submission's answers look like."""
     cb = comparison.codebook
     data = comparison.result.data
-    goals = [c for c in cb.columns if c.startswith("ziele_") and c in data.columns]
+    goals = [c for c in cb.typology_question.columns if c in data.columns]
     for row in data.head(50).iter_rows(named=True):
         if any(row.get(c) is not None for c in goals):
             return {c: row.get(c) for c in cb.columns}

@@ -688,9 +688,9 @@ def warm_typcheck(state: Any) -> None:
     runs it before the worker accepts requests): the current model's comparison basis and
     evaluation batcher (:func:`kommunaltypen.web.typcheck.warm`) and the result page's
     templates, compiled by rendering one page's parts in each language."""
-    from kommunaltypen.i18n import use_lang
+    from kommunaltypen.i18n import LANGUAGES, use_lang
 
-    for lang in ("de", "en"):
+    for lang in LANGUAGES:
         with use_lang(lang):
             _page_macros(typcheck.warm(state, lang))
 
