@@ -25,7 +25,7 @@ from auth_fixtures import ANALYST_EMAIL, WorkspaceClient, add_user, logged_in, w
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
-from workspace_rows import add_job, add_wave
+from workspace_rows import add_job, add_wave, new_wave
 
 from db_fixtures import _new_database
 from kommunaltypen.analysis import bundled_data_path
@@ -35,13 +35,6 @@ from kommunaltypen.web import workspace_ops as ops
 from kommunaltypen.web.app import fail_interrupted_jobs
 
 DATA = Path(bundled_data_path()).read_bytes()
-
-
-def _new_wave(client: WorkspaceClient, year: int = 2024) -> int:
-    name = f"Welle {secrets.token_hex(3)}"
-    response = client.form("/workspace/waves", {"name": name, "year": year, "codebook_version": 1})
-    assert response.status_code == 303, response.text
-    return int(response.headers["location"].split("/")[3].split("?")[0])
 
 
 def _upload(client: WorkspaceClient, wave: int, content: bytes, name: str = "daten.csv") -> str:
@@ -104,7 +97,7 @@ def test_dsgvo_delete_leaves_no_row_of_the_municipality_in_any_stored_file(
 ) -> None:
     ident = f"X{secrets.token_hex(5)}"
     name = f"Musterstadt-{secrets.token_hex(3)}"
-    wave = _new_wave(analyst_client)
+    wave = new_wave(analyst_client)
     location = _upload(
         analyst_client, wave, _rows(80, kommune_id=ident, name=name).write_csv().encode()
     )
@@ -155,7 +148,7 @@ def test_dsgvo_delete_leaves_no_row_of_the_municipality_in_any_stored_file(
 def test_scrub_removes_rejected_rows_and_their_validation_issues(
     workspace_app: FastAPI, analyst_client: WorkspaceClient
 ) -> None:
-    wave = _new_wave(analyst_client)
+    wave = new_wave(analyst_client)
     rejected = "row,reasons,kommune_id,name\n3,bad,K3,Drei\n4,bad,K4,Vier\n"
     validation = {
         "rows_in": 4,
@@ -220,7 +213,7 @@ def test_unconfirmed_imports_expire(quiet_app: FastAPI) -> None:
     client = logged_in(quiet_app, ANALYST_EMAIL)
     hours = quiet_app.state.kommunaltypen.settings.import_pending_hours
     assert hours == 24  # the default of the setting (docs/web.md)
-    wave = _new_wave(client)
+    wave = new_wave(client)
     # a fresh pending import says when it expires, and housekeeping leaves it alone
     fresh = _upload(client, wave, _rows(5).write_csv().encode(), "frisch.csv")
     page = client.get(fresh)

@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 from auth_fixtures import WorkspaceClient
 from fastapi import FastAPI
-from workspace_rows import add_job, add_wave
+from workspace_rows import add_job, add_wave, new_wave
 
 from kommunaltypen.analysis import bundled_data_path
 from kommunaltypen.store.models import (
@@ -32,13 +32,6 @@ from kommunaltypen.store.models import (
 from kommunaltypen.web import workspace_ops as ops
 
 DATA = Path(bundled_data_path()).read_bytes()
-
-
-def _new_wave(client: WorkspaceClient, year: int = 2024) -> int:
-    name = f"Welle {secrets.token_hex(3)}"
-    response = client.form("/workspace/waves", {"name": name, "year": year, "codebook_version": 1})
-    assert response.status_code == 303, response.text
-    return int(response.headers["location"].split("/")[3].split("?")[0])
 
 
 def _upload(client: WorkspaceClient, wave: int, content: bytes, name: str = "daten.csv"):
@@ -81,7 +74,7 @@ def test_create_wave_refuses_bad_input_with_the_value(analyst_client: WorkspaceC
     response = analyst_client.form("/workspace/waves", {"name": "X", "year": "19x"})
     assert response.status_code == 422
     assert "19x" in response.text and "1990" in response.text
-    wave = _new_wave(analyst_client)
+    wave = new_wave(analyst_client)
     page = analyst_client.get(f"/workspace/waves/{wave}")
     assert page.status_code == 200
 
@@ -89,7 +82,7 @@ def test_create_wave_refuses_bad_input_with_the_value(analyst_client: WorkspaceC
 def test_import_shows_the_report_and_stores_nothing_until_confirmed(
     workspace_app: FastAPI, analyst_client: WorkspaceClient
 ) -> None:
-    wave = _new_wave(analyst_client)
+    wave = new_wave(analyst_client)
     content = _small(30, broken=3)
     response = _upload(analyst_client, wave, content)
     assert response.status_code == 303, response.text
@@ -115,7 +108,7 @@ def test_import_shows_the_report_and_stores_nothing_until_confirmed(
 def test_same_file_twice_is_asked_about(
     workspace_app: FastAPI, analyst_client: WorkspaceClient
 ) -> None:
-    wave = _new_wave(analyst_client)
+    wave = new_wave(analyst_client)
     content = _small(12) + b"\n" * (1 + secrets.randbelow(50))
     first = _upload(analyst_client, wave, content).headers["location"].split("?")[0]
     assert analyst_client.form(first + "/confirm").status_code == 303
@@ -157,7 +150,7 @@ def test_same_file_twice_is_asked_about(
 def test_damaged_or_non_survey_files_get_a_clear_message_and_nothing_is_stored(
     workspace_app: FastAPI, analyst_client: WorkspaceClient, name, content, expected
 ) -> None:
-    wave = _new_wave(analyst_client)
+    wave = new_wave(analyst_client)
     response = _upload(analyst_client, wave, content, name)
     assert response.status_code in (413, 422), response.text
     assert expected in response.text
@@ -169,7 +162,7 @@ def test_damaged_or_non_survey_files_get_a_clear_message_and_nothing_is_stored(
 def test_huge_upload_is_refused_on_the_page(
     workspace_app: FastAPI, analyst_client: WorkspaceClient
 ) -> None:
-    wave = _new_wave(analyst_client)
+    wave = new_wave(analyst_client)
     state = workspace_app.state.kommunaltypen
     settings = state.settings
     object.__setattr__(state, "settings", settings.model_copy(update={"upload_max_bytes": 2048}))
@@ -197,7 +190,7 @@ def _wait(client: WorkspaceClient, job_id: int, timeout: float = 400) -> str:
 def test_analysis_job_report_downloads_publish_and_public_model(
     workspace_app: FastAPI, analyst_client: WorkspaceClient, tmp_path: Path
 ) -> None:
-    wave = _new_wave(analyst_client)
+    wave = new_wave(analyst_client)
     location = _upload(analyst_client, wave, DATA, "beispiel.csv").headers["location"]
     page = analyst_client.get(location)
     if 'name="same_file"' in page.text:
@@ -271,7 +264,7 @@ def _fake_job(app: FastAPI, wave: int, types: dict[str, str]) -> int:
 def test_compare_two_waves_test_transitions_and_suppression(
     workspace_app: FastAPI, analyst_client: WorkspaceClient
 ) -> None:
-    a, b = _new_wave(analyst_client, 2023), _new_wave(analyst_client, 2024)
+    a, b = new_wave(analyst_client, 2023), new_wave(analyst_client, 2024)
     ids = [f"C{i:03d}" for i in range(60)]
     ta = {k: ("optimierer" if i < 30 else "bedaechtige") for i, k in enumerate(ids)}
     # 20 of the optimierer become serviceorientierte, 3 bedaechtige become optimierer (< 5)
@@ -297,14 +290,14 @@ def test_compare_two_waves_test_transitions_and_suppression(
     assert result["test"]["p"] == pytest.approx(expected)
     row = next(r for r in result["matrix"] if r["type"] == "bedaechtige")
     assert None in row["cells"]  # suppressed
-    missing = analyst_client.get(f"/workspace/compare?a={a}&b={_new_wave(analyst_client)}")
+    missing = analyst_client.get(f"/workspace/compare?a={a}&b={new_wave(analyst_client)}")
     assert missing.status_code == 422
 
 
 def test_dsgvo_find_export_delete_with_audit_and_rerun_flag(
     workspace_app: FastAPI, analyst_client: WorkspaceClient
 ) -> None:
-    wave = _new_wave(analyst_client)
+    wave = new_wave(analyst_client)
     ident = f"0{secrets.randbelow(10**7):07d}"
     frame = pl.read_csv(io.BytesIO(DATA), infer_schema_length=0).head(6)
     frame = frame.with_columns(
@@ -351,7 +344,7 @@ def test_submissions_join_their_wave_and_duplicates_with_imports_are_shown(
     workspace_app: FastAPI, analyst_client: WorkspaceClient
 ) -> None:
     year = 2030 + secrets.randbelow(60)
-    wave = _new_wave(analyst_client, year)
+    wave = new_wave(analyst_client, year)
     answers = {
         "kommune_id": "09162000",
         "kommunenart": 2,

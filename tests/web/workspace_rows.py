@@ -1,11 +1,13 @@
 """Rows of the workspace tables written directly, for tests that need a wave or an analysis
-job in a given state without running the workflow that makes one."""
+job in a given state without running the workflow that makes one; and a wave made through
+the workspace form, for the tests that drive the pages."""
 
 from __future__ import annotations
 
 import secrets
 from typing import Any
 
+from auth_fixtures import WorkspaceClient
 from sqlalchemy.orm import Session
 
 from kommunaltypen.store.models import AnalysisFile, AnalysisJob, Wave, utcnow
@@ -44,3 +46,11 @@ def add_job(db: Session, wave_id: int, files: dict[str, bytes] | None = None, **
     for name, content in (files or {}).items():
         db.add(AnalysisFile(job_id=job.id, name=name, content=content))
     return job.id
+
+
+def new_wave(client: WorkspaceClient, year: int = 2024) -> int:
+    """A wave created through the workspace form by ``client`` (logged in); returns its id."""
+    name = f"Welle {secrets.token_hex(3)}"
+    response = client.form("/workspace/waves", {"name": name, "year": year, "codebook_version": 1})
+    assert response.status_code == 303, response.text
+    return int(response.headers["location"].split("/")[3].split("?")[0])
