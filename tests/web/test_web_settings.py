@@ -103,6 +103,7 @@ def test_postgres_url_is_shown_without_password() -> None:
 
 
 def test_access_log_filter_leaves_the_private_links_token_out():
+    """The filter the application installs on uvicorn's access logger (``web.logs``)."""
     import logging
 
     from kommunaltypen.web.logs import RedactPrivateLinks, redact

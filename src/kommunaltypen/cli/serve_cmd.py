@@ -94,8 +94,6 @@ def register(app: typer.Typer) -> None:
                 workers=settings.workers,
             )
         )
-        from kommunaltypen.web.logs import log_config
-
         uvicorn.run(
             "kommunaltypen.web.app:create_app",
             factory=True,
@@ -104,5 +102,4 @@ def register(app: typer.Typer) -> None:
             workers=settings.workers,
             server_header=False,
             log_level="info",
-            log_config=log_config(),  # the access log without the private links' tokens
         )

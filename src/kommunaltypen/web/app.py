@@ -107,7 +107,10 @@ def _warm_typcheck(state: AppState) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The web application for ``settings`` (default: from the environment)."""
+    from kommunaltypen.web import logs
+
     settings = (settings or Settings()).resolved()
+    logs.install()  # the access log never holds a private link's token
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,20 +1,18 @@
-"""Logging of ``kommunaltypen serve``: uvicorn's own configuration, with the private links'
-tokens left out of the access log.
+"""The private links' tokens left out of the server's logs.
 
 A municipality's answers are readable by whoever holds its private link
 (``/check/{id}/{token}``, see :mod:`kommunaltypen.web.routers.public`). uvicorn's access log
 writes every request path, so without this filter the server's log (and everyone who can
 read it) would hold every private link. The filter keeps the submission id, so requests
-stay traceable, and replaces the token with ``…``. The JSON API sends its token in the
-``Authorization`` header, which is never logged.
+stay traceable, and replaces the token with ``…``. The application installs it on uvicorn's
+access logger when it is created (:func:`install`), however uvicorn was started. The JSON API
+sends its token in the ``Authorization`` header, which is never logged.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
-from typing import Any
 
 #: ``/check/{id}/{token}`` (the token is the segment after the id)
 _PRIVATE_LINK = re.compile(r"(/check/[^/?#\s]+/)[^/?#\s]+")
@@ -37,11 +35,8 @@ class RedactPrivateLinks(logging.Filter):
         return True
 
 
-def log_config() -> dict[str, Any]:
-    """uvicorn's logging configuration with :class:`RedactPrivateLinks` on its access log."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["private_links"] = {"()": RedactPrivateLinks}
-    config["handlers"]["access"].setdefault("filters", []).append("private_links")
-    return config
+def install(logger: str = "uvicorn.access") -> None:
+    """Put :class:`RedactPrivateLinks` on ``logger`` (once, however often it is called)."""
+    target = logging.getLogger(logger)
+    if not any(isinstance(f, RedactPrivateLinks) for f in target.filters):
+        target.addFilter(RedactPrivateLinks())
