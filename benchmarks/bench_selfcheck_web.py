@@ -57,7 +57,7 @@ from typing import Any
 
 import httpx
 
-from bench_server import Server  # the same `kommunaltypen serve` subprocess
+from bench_server import Server, group_cpu_seconds  # the same `kommunaltypen serve` subprocess
 
 #: a browser drops an idle keep-alive connection before the server does (uvicorn closes one
 #: after 5 s): without this a user who thought for longer could send a request on a
@@ -126,23 +126,6 @@ def _stats(values: list[float]) -> dict[str, float]:
         "p95_ms": round(pct(0.95) * 1000, 1),
         "max_ms": round(ordered[-1] * 1000, 1),
     }
-
-
-def group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU seconds of the live processes of process group ``pgid`` (Linux)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid:  # fields[2]: pgrp; [11], [12]: utime, stime
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
 
 
 def concurrent(

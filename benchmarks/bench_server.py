@@ -342,23 +342,23 @@ def stored_submissions(database_url: str) -> int:
         engine.dispose()
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` and its live children (uvicorn workers)."""
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of the live processes of process group ``pgid`` (Linux): a
+    :class:`Server` runs in a session of its own, so its group is the server, its workers and
+    whatever they start (the Typ-Check's PDF render processes)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
-    except OSError:
-        pass
-    for one in pids:
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            stat = (entry / "stat").read_text()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return total
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid:  # fields[2]: pgrp; [11], [12]: utime, stime
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def submit_phase(
@@ -368,9 +368,9 @@ def submit_phase(
     the database really stored (a replay or an error stores nothing) and the server's CPU
     time per stored submission (a figure that stays comparable on a busy machine)."""
     before = stored_submissions(database_url)
-    cpu0 = process_cpu_seconds(server.proc.pid)
+    cpu0 = group_cpu_seconds(server.proc.pid)
     result = load(server, "submit", connections, duration, tmp)
-    cpu = process_cpu_seconds(server.proc.pid) - cpu0
+    cpu = group_cpu_seconds(server.proc.pid) - cpu0
     stored = stored_submissions(database_url) - before
     seconds = result["requests"] / result["rps"] if result["rps"] else duration
     # the count also holds the requests still in flight when the load generator stopped
@@ -390,9 +390,9 @@ SEARCH_P99_TARGET_MS = 20.0
 def measured_load(server: Server, kind: str, connections: int, duration: float, tmp: Path) -> dict:
     """:func:`load` plus the server's CPU time per request (µs): unlike requests per second
     it stays comparable when other processes share the machine."""
-    cpu0 = process_cpu_seconds(server.proc.pid)
+    cpu0 = group_cpu_seconds(server.proc.pid)
     result = load(server, kind, connections, duration, tmp)
-    cpu = process_cpu_seconds(server.proc.pid) - cpu0
+    cpu = group_cpu_seconds(server.proc.pid) - cpu0
     result["server_cpu_us_per_req"] = cpu * 1e6 / result["requests"] if result["requests"] else None
     return result
 
