@@ -21,6 +21,7 @@ from pathlib import Path
 
 import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from PIL import Image
@@ -80,6 +81,29 @@ RC = {
 
 def _wrap(text: str, width: int = 34) -> str:
     return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def _hbars(
+    ax,
+    ys: Sequence[float],
+    widths: Sequence[float],
+    height: float,
+    left: Sequence[float] | float = 0.0,
+    **style,
+) -> PolyCollection:
+    """Horizontal bars centred on ``ys`` as one collection (what ``ax.barh`` draws, without
+    one patch object per bar: the same rectangles, colours, edges, hatch and legend entry, and
+    the axis starts where the bars do, as with ``barh``)."""
+    lefts = [left] * len(ys) if isinstance(left, int | float) else list(left)
+    verts = []
+    for y, w, x0 in zip(ys, widths, lefts, strict=True):
+        y0 = y - height / 2  # as barh computes the corners (the same floating-point values)
+        y1, x1 = y0 + height, x0 + w
+        verts.append(((x0, y0), (x0, y1), (x1, y1), (x1, y0)))
+    bars = PolyCollection(verts, closed=True, **style)
+    bars.sticky_edges.x.extend(lefts)
+    ax.add_collection(bars, autolim=True)
+    return bars
 
 
 def _value(row: TableRow, key: str, publication: bool, min_n: int) -> float | None:
@@ -200,22 +224,24 @@ def grouped_bars(
                         ys2.append(y)
                         xs2.append(cell.value2)
                         lefts.append(value)
-            ax.barh(
+            _hbars(
+                ax,
                 ys,
                 xs,
-                height=height * 0.95,
-                color=colour(key, s),
+                height * 0.95,
+                facecolor=colour(key, s),
                 edgecolor="white",
                 linewidth=0.3,
                 label=col.display(lang),
             )
             if ys2:  # Table 12: offered (solid) followed by planned (light, hatched)
-                ax.barh(
+                _hbars(
+                    ax,
                     ys2,
                     xs2,
+                    height * 0.95,
                     left=lefts,
-                    height=height * 0.95,
-                    color=colour(key, s),
+                    facecolor=colour(key, s),
                     alpha=0.35,
                     hatch="///",
                     edgecolor="white",
@@ -294,12 +320,15 @@ def type_shares(table: TableModel, lang: str, publication: bool, min_n: int) -> 
         ys = list(range(len(columns) - 1, -1, -1))
         for s, row in enumerate(table.rows):
             widths = [_value(row, c.key, publication, min_n) or 0.0 for c in columns]
-            ax.barh(
+            _hbars(
+                ax,
                 ys,
                 widths,
+                0.8,
                 left=left,
-                color=colour(row.type_id or "", s),
+                facecolor=colour(row.type_id or "", s),
                 edgecolor="white",
+                linewidth=1.0,
                 label=_row_label(row, lang),
             )
             left = [a + b for a, b in zip(left, widths, strict=True)]
@@ -326,12 +355,14 @@ def population(table: TableModel, lang: str, publication: bool, min_n: int) -> F
                 if value is not None:
                     xs.append(value)
                     ys.append(y + 0.4 - (s + 0.5) * height)
-            ax.barh(
+            _hbars(
+                ax,
                 ys,
                 xs,
-                height=height * 0.95,
-                color=colour(row.type_id or "", s),
+                height * 0.95,
+                facecolor=colour(row.type_id or "", s),
                 edgecolor="white",
+                linewidth=1.0,
                 label=_row_label(row, lang),
             )
         ax.set_yticks(ys_base)
