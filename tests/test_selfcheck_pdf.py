@@ -11,6 +11,7 @@ from kommunaltypen import service
 from kommunaltypen.analysis import run_analysis
 from kommunaltypen.selfcheck import peers, view
 from kommunaltypen.selfcheck.pdf import render_profile_html, render_profile_pdf
+from pdf_words import outside_text_area, pdf_words
 
 DAY = dt.date(2026, 12, 1)
 
@@ -195,25 +196,6 @@ def test_print_stylesheet_is_parsed_once_per_process(analysis, basis, monkeypatc
         pdf_module.stylesheet.cache_clear()
 
 
-def _words(pdf: bytes, tmp_path) -> list[tuple[int, float, float, str]]:
-    """(page, xMin, xMax, word) of every word of the PDF (pdftotext -bbox)."""
-    import re
-
-    path = tmp_path / "bbox.pdf"
-    path.write_bytes(pdf)
-    out = subprocess.run(
-        ["pdftotext", "-bbox", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
-    words, page = [], 0
-    for line in out.splitlines():
-        if "<page " in line:
-            page += 1
-        m = re.search(r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)"[^>]*>(.*)</word>', line)
-        if m:
-            words.append((page, float(m[1]), float(m[2]), m[3]))
-    return words
-
-
 def test_benchmark_tables_stay_inside_the_page(analysis, basis, tmp_path) -> None:
     """Cells with median and quartiles (Tables 9, 11, 12 …) once widened their tables beyond
     the right page edge, cutting off the last column: every word now lies inside the text
@@ -223,9 +205,8 @@ def test_benchmark_tables_stay_inside_the_page(analysis, basis, tmp_path) -> Non
     v = view.profile_view(evaluation, basis, kind="kommunenart", lang="de", today=DAY)
     spreads = [c.spread_text for t in v.topics for r in t.rows for c in r.cells if c.spread_text]
     assert len(spreads) > 20 and {9, 11} <= {t.table for t in v.topics}
-    words = _words(render_profile_pdf(v), tmp_path)
-    right = 595.276 - 42.52
-    outside = [(p, w, x1) for p, _, x1, w in words if x1 > right + 0.5]
+    words = pdf_words(render_profile_pdf(v), tmp_path)
+    outside = outside_text_area(words)
     assert not outside, outside[:5]
-    assert sum(w == "(mittlere" for _, _, _, w in words) == len(spreads)
-    assert sum(w == "Hälfte" for _, _, _, w in words) == len(spreads)
+    assert sum(w.text == "(mittlere" for w in words) == len(spreads)
+    assert sum(w.text == "Hälfte" for w in words) == len(spreads)
