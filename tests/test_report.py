@@ -23,7 +23,9 @@ from kommunaltypen.report import ReportError, render_report
 from kommunaltypen.report.model import TYPE_IDS, load_output_dir
 from kommunaltypen.report.recommendations import load_rules
 from kommunaltypen.report.renderers import html as html_tables
-from kommunaltypen.report.renderers.common import table_view
+from kommunaltypen.report.renderers import pdf as pdf_tables
+from kommunaltypen.report.renderers.common import CellView, RowView, TableView, table_view
+from pdf_words import outside_text_area, overlapping, pdf_words
 from report_outdir import build_output_dir, build_synthetic
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -343,6 +345,61 @@ def test_pdf_pages(rendered, tmp_path):
     assert re.search(r"Tabellenanhang[\s.]+\d+\n", text)  # TOC entries carry page numbers
 
 
+def test_pdf_text_stays_inside_its_columns_and_the_page(rendered):
+    """The data tables have a fixed layout (print.css) with the column widths of
+    ``renderers.pdf.column_widths``: no word runs into another (a header like
+    "Serviceorientierte" into the next column, a long row label into the values), and none
+    into the side margins (the automatic layout once made Tables 5 and 9 wider than the text
+    area)."""
+    words = pdf_words(rendered[0] / "report.pdf")
+    assert sum(w.text == "Serviceorientierte" for w in words) >= 14  # the tables' headers
+    assert not overlapping(words), overlapping(words)[:5]
+    assert not outside_text_area(words), outside_text_area(words)[:5]
+
+
+def _table_view(columns: list[str], labels: list[str], tests: bool = True) -> TableView:
+    """A table of typical print strings: value, n and interval in every cell, a test per row."""
+    cell = CellView("82,9 / 5,7", "115", "[60,9; 91,1]", False, False, 82.9, 5.7, 115, 60.9, 91.1)
+    rows = [
+        RowView(f"r{i}", label, [cell] * len(columns), "", None, "", "", 1, True)
+        for i, label in enumerate(labels)
+    ]
+    for row in rows if tests else []:
+        row.test, row.p_value, row.effect = "Chi² (Monte Carlo)", "< 0,001", "V 0,26"
+    return TableView(1, "tabelle-01", "Tabelle 1", "", columns, rows, tests)
+
+
+def test_print_column_widths(tmp_path):
+    """One width per column (row labels, values, test), in percent, summing to 100: a long
+    header word widens its column (a header wraps at spaces), long row labels widen theirs,
+    no test column no test width; any number of columns; the print table (not the screen
+    table) carries them."""
+    types = ["Bedächtige", "Optimierer", "Serviceorientierte", "Community Manager", "Gesamt"]
+    labels = ["Verwaltung (als wichtigstes Handlungsfeld)", "Sicherheit", "Energie und Umwelt"]
+    widths = pdf_tables.column_widths(_table_view(types, labels))
+    assert len(widths) == 7 and sum(widths) == pytest.approx(100)
+    assert widths[3] > max(widths[1], widths[2], widths[4], widths[5])
+    assert widths[4] < widths[3]  # "Community Manager" in two lines
+    short = pdf_tables.column_widths(_table_view(types, ["A", "B", "C"]))
+    assert short[0] < widths[0]
+    no_tests = pdf_tables.column_widths(_table_view(types, labels, tests=False))
+    assert len(no_tests) == 6 and sum(no_tests) == pytest.approx(100)
+    kinds = [f"... Kommunen der Art {k}" for k in range(9)]  # more columns than fit
+    many = pdf_tables.column_widths(_table_view(kinds, labels))
+    assert len(many) == 11 and sum(many) == pytest.approx(100) and min(many) > 0
+    out = build_synthetic(tmp_path / "widths")
+    data = load_output_dir(out)
+    for lang in ("de", "en"):
+        for tm in data.tables.values():
+            view = table_view(tm, data, lang, False, 5)
+            widths = pdf_tables.column_widths(view)
+            assert len(widths) == 1 + len(view.columns) + view.has_tests
+            assert sum(widths) == pytest.approx(100) and min(widths) > 0
+            printed = pdf_tables.render_table(view, lang)
+            assert printed.count("<col ") == len(widths) == printed.count('scope="col"')
+            assert "<colgroup>" not in html_tables.render_table(view, lang)
+
+
 def test_cells_suppressed_by_analyze_stay_hidden(tmp_path):
     """An output directory written with ``analyze --publication`` (values "<5", n empty)."""
     import pandas as pd
@@ -649,3 +706,93 @@ def test_number_formatting_is_memoised_exactly():
             assert fmt.number(value, precision, lang) == expected
             assert fmt.number(value, precision, lang) == expected  # from the cache
     assert fmt.number(-0.0, 1, "de") != fmt.number(0.0, 1, "de")
+
+
+@pytest.mark.parametrize(
+    "left, style",
+    [
+        (0.0, {"edgecolor": "white", "linewidth": 0.3}),
+        ([1.0, 2.5, 0.0], {"edgecolor": "white", "linewidth": 0.3, "alpha": 0.35, "hatch": "///"}),
+        ([0.0, 10.0, 40.0], {"edgecolor": "white", "linewidth": 1.0}),
+    ],
+)
+def test_bars_as_one_collection_draw_what_barh_draws(left, style):
+    """``charts._hbars`` (one collection per series) draws what ``ax.barh`` draws: the same
+    rectangles, colours, edges, hatch, axis limits and legend entry. (The limits may differ
+    in the last bit – barh computes its corners through an affine transform – which can move
+    the anti-aliasing of a few edge pixels, never a bar.)"""
+    import matplotlib
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from kommunaltypen.report import charts
+
+    ys, widths = [2.1, 1.0, -0.2], [30.0, 12.5, 55.0]
+
+    def draw(use_collection: bool):
+        with matplotlib.rc_context({k: v for k, v in charts.RC.items() if k != "metadata"}):
+            fig = Figure(figsize=(4, 3), dpi=60, layout="constrained")
+            ax = fig.add_subplot()
+            if use_collection:
+                charts._hbars(ax, ys, widths, 0.4, left=left, facecolor="#E69F00", **style)
+            else:
+                ax.barh(ys, widths, height=0.4, left=left, color="#E69F00", **style)
+            ax.set_yticks([0, 1, 2])
+            fig.legend(["Serie"], loc="outside upper center")
+            canvas = FigureCanvasAgg(fig)
+            canvas.draw()
+            pixels = np.asarray(canvas.buffer_rgba()).astype(int)
+            return pixels, (*ax.get_xlim(), *ax.get_ylim())
+
+    (ours, our_limits), (theirs, their_limits) = draw(True), draw(False)
+    assert our_limits == pytest.approx(their_limits, abs=1e-12)
+    assert ours.shape == theirs.shape
+    differing = (ours != theirs).any(axis=2)
+    assert differing.sum() <= 0.001 * differing.size  # a few anti-aliased edge pixels at most
+    assert np.abs(ours - theirs).max() <= 64
+
+
+def test_sending_the_print_html_does_not_wait_for_the_worker(tmp_path):
+    """The print HTML is larger than a pipe's buffer and the worker reads it only once
+    WeasyPrint is imported: ``send`` returns at once (a thread writes), and ``stop`` ends a
+    worker that never read it."""
+    import time
+
+    from kommunaltypen import report
+
+    worker = report._PdfWorker.__new__(report._PdfWorker)
+    worker.path = tmp_path / "report.pdf"
+    worker._sender = None
+    worker.proc = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    start = time.perf_counter()
+    worker.send({"html": "x" * 4_000_000})
+    sent = time.perf_counter() - start
+    assert worker._sender is not None and worker._sender.is_alive()  # still writing
+    worker.stop()
+    assert sent < 1.0
+    assert worker.proc.returncode is not None
+    assert not worker._sender.is_alive()
+
+
+@pytest.mark.parametrize(
+    ("bold", "file"), [(False, "DejaVuSans.ttf"), (True, "DejaVuSans-Bold.ttf")]
+)
+def test_print_column_widths_use_the_fonts_own_advance_widths(bold, file):
+    """The advance widths the print table layout sums (renderers/pdf.py) are those of the
+    report's font, read here from the DejaVu files matplotlib ships (fontTools, 1/2048 em)."""
+    import matplotlib
+    from fontTools.ttLib import TTFont
+
+    from kommunaltypen.report.renderers import pdf
+
+    font = TTFont(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / file)
+    cmap, metrics = font.getBestCmap(), font["hmtx"].metrics
+    assert font["head"].unitsPerEm == 2048
+    for char, advance in pdf._ADVANCE[bold].items():
+        assert metrics[cmap[ord(char)]][0] == advance, char

@@ -17,6 +17,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Any
@@ -71,14 +72,27 @@ class _PdfWorker:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        self._sender: threading.Thread | None = None
 
     def send(self, job: dict[str, Any]) -> None:
+        """Hand the job to the worker without waiting for it: the print HTML is larger than a
+        pipe's buffer, and the worker reads it only once WeasyPrint is imported, so a thread
+        writes it while this process goes on (joined by :meth:`result` and :meth:`stop`)."""
+        payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+        self._sender = threading.Thread(
+            target=self._write, args=(payload,), name="report-pdf-send", daemon=True
+        )
+        self._sender.start()
+
+    def _write(self, payload: bytes) -> None:
         assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.write(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+        with suppress(BrokenPipeError, ValueError, OSError):  # the worker failed or was
+            self.proc.stdin.write(payload)  # stopped: reported by result()
             self.proc.stdin.close()
-        except BrokenPipeError:
-            pass  # the worker failed early: reported by result()
+
+    def _join_sender(self) -> None:
+        if self._sender is not None:
+            self._sender.join()
 
     def running(self) -> bool:
         return self.proc.poll() is None
@@ -88,6 +102,7 @@ class _PdfWorker:
 
         assert self.proc.stderr is not None
         err = self.proc.stderr.read()  # until the worker ends
+        self._join_sender()
         self.proc.wait()
         if self.proc.returncode != 0:
             message = err.decode("utf-8", "replace").strip().splitlines()
@@ -98,10 +113,11 @@ class _PdfWorker:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            with suppress(OSError):
-                if self.proc.stdin is not None and not self.proc.stdin.closed:
-                    self.proc.stdin.close()
-            self.proc.kill()
+            self.proc.kill()  # a blocked write of the sender ends with the process
+        self._join_sender()
+        with suppress(OSError):
+            if self.proc.stdin is not None and not self.proc.stdin.closed:
+                self.proc.stdin.close()
         self.proc.wait()
 
 
@@ -217,7 +233,7 @@ def _render(
     the PDF out while this process draws every chart, and paints each chart's page once its
     PNG exists."""
     from kommunaltypen.report.chartplan import plan_charts
-    from kommunaltypen.report.html import context, render_html
+    from kommunaltypen.report.html import context, render_html, shared_context
     from kommunaltypen.report.model import ReportError
     from kommunaltypen.report.pdf import ABORT_MARKER
 
@@ -228,9 +244,10 @@ def _render(
         raise ReportError(t("report.err.unwritable", dir=str(out), error=exc)) from exc
     written: dict[str, Path] = {}
     plans = plan_charts(data, lang)
+    shared = shared_context(data, lang, publication, min_n)  # both variants and the XLSX
     print_html = None
     if "pdf" in formats:
-        print_html = render_html(context(data, plans, lang, publication, min_n, "print"))
+        print_html = render_html(context(data, plans, lang, publication, min_n, "print", shared))
     if worker is not None:
         assert print_html is not None
         for plan in plans:  # charts of an earlier render must not be taken for new ones
@@ -257,13 +274,15 @@ def _render(
             written[f"chart:{chart.id}.png"] = chart.png_path
             written[f"chart:{chart.id}.svg"] = chart.svg_path
         if "html" in formats:
-            html = render_html(context(data, charts, lang, publication, min_n, "screen"))
+            html = render_html(context(data, charts, lang, publication, min_n, "screen", shared))
             (out / "report.html").write_text(html, encoding="utf-8")
             written["html"] = out / "report.html"
         if "xlsx" in formats:
             from kommunaltypen.report.xlsx import write_xlsx
 
-            written["xlsx"] = write_xlsx(data, out / "report.xlsx", lang, publication, min_n)
+            written["xlsx"] = write_xlsx(
+                data, out / "report.xlsx", lang, publication, min_n, views=shared["views"]
+            )
         try:
             for chart in charts:
                 if chart.png_written is not None:

@@ -365,29 +365,18 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-def context(
-    data: ReportData,
-    charts: list[Chart] | list[ChartPlan],
-    lang: str,
-    publication: bool,
-    min_n: int,
-    mode: str,
-) -> dict[str, Any]:
-    """Everything the report template needs (``mode``: "screen" with the drawn charts'
-    SVG inline, or "print" where the planned charts are referenced as files)."""
-    renderer = html_tables if mode == "screen" else pdf_tables
-    tables = {
-        n: renderer.render_table(table_view(tm, data, lang, publication, min_n), lang)
-        for n, tm in data.tables.items()
-    }
+def shared_context(data: ReportData, lang: str, publication: bool, min_n: int) -> dict[str, Any]:
+    """The part of the report's context that is the same for the screen and the print
+    variant (the table views, profiles, recommendations, counts, method …): built once per
+    render and given to :func:`context` for each variant. ``views`` are the tables' display
+    strings (:func:`~kommunaltypen.report.renderers.common.table_view`), for the XLSX too."""
+    views = {n: table_view(tm, data, lang, publication, min_n) for n, tm in data.tables.items()}
     profiles, dteam, resolver = build_profiles(data, lang, publication, min_n)
     recs = all_recommendations(data, lang, publication, min_n)
     by_type = {tid: [r for r in recs if r.type_id == tid] for tid in data.type_ids}
-    chart_by_table = {c.table: c for c in charts}
     cb = default_codebook()
-    extra = "print.css" if mode == "print" else "screen.css"  # screen rules cost the PDF time
-    css = static_text("report.css") + "\n" + static_text(extra)
     return {
+        "views": views,
         "sections": [
             (anchor, t(key, lang=lang) if key else dteam.title)
             for anchor, key in SECTIONS
@@ -395,8 +384,6 @@ def context(
         ],
         "claims": _claims_view(data, lang),
         "lang": lang,
-        "mode": mode,
-        "css": css,
         "title": t("report.title", lang=lang),
         "subtitle": cb.title(lang),
         "version": __version__,
@@ -404,11 +391,8 @@ def context(
         "min_n": min_n,
         "summary": summary(data, lang),
         "diag": diagnostics(data, lang),
-        "tables": tables,
         "captions": {n: data.tables[n].caption(lang) for n in sorted(data.tables)},
         "appendix": [n for n in sorted(data.tables) if n not in (1, 2, 3)],
-        "charts": chart_by_table,
-        "all_charts": charts,
         "profiles": profiles,
         "dteam": dteam,
         "profile_source": source_note(lang),
@@ -424,6 +408,32 @@ def context(
         "method": method(data, lang, publication, min_n),
         "reconstruction": reconstruction_gaps(data, lang),
         "study": cb.source,
+    }
+
+
+def context(
+    data: ReportData,
+    charts: list[Chart] | list[ChartPlan],
+    lang: str,
+    publication: bool,
+    min_n: int,
+    mode: str,
+    shared: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything the report template needs (``mode``: "screen" with the drawn charts'
+    SVG inline, or "print" where the planned charts are referenced as files). ``shared``:
+    :func:`shared_context` of the same data, language and suppression, if already built."""
+    if shared is None:
+        shared = shared_context(data, lang, publication, min_n)
+    renderer = html_tables if mode == "screen" else pdf_tables
+    extra = "print.css" if mode == "print" else "screen.css"  # screen rules cost the PDF time
+    return {
+        **{k: v for k, v in shared.items() if k != "views"},
+        "mode": mode,
+        "css": static_text("report.css") + "\n" + static_text(extra),
+        "tables": {n: renderer.render_table(v, lang) for n, v in shared["views"].items()},
+        "charts": {c.table: c for c in charts},
+        "all_charts": charts,
     }
 
 

@@ -3,6 +3,7 @@ recommendations. Cell values are numbers, not text; no text cell can become a fo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from kommunaltypen.codebook import MULTI_COLUMN_KINDS, default_codebook
 from kommunaltypen.i18n import t
 from kommunaltypen.report.model import ReportData
 from kommunaltypen.report.recommendations import all_recommendations
-from kommunaltypen.report.renderers.common import table_view
+from kommunaltypen.report.renderers.common import TableView, table_view
 from kommunaltypen.report.renderers.xlsx import SafeSheet, write_table
 
 
@@ -57,14 +58,25 @@ def _codebook_rows(lang: str) -> list[list[Any]]:
 
 
 def write_xlsx(
-    data: ReportData, path: Path, lang: str, publication: bool = False, min_n: int = 5
+    data: ReportData,
+    path: Path,
+    lang: str,
+    publication: bool = False,
+    min_n: int = 5,
+    views: Mapping[int, TableView] | None = None,
 ) -> Path:
+    """The XLSX report; ``views``: the tables' display strings if already made (for the same
+    language and suppression, see :func:`kommunaltypen.report.html.shared_context`)."""
     options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
     workbook = xlsxwriter.Workbook(str(path), options)
     workbook.set_properties({"title": t("report.title", lang=lang), "comments": "kommunaltypen"})
     try:
         for number, table in data.tables.items():
-            view = table_view(table, data, lang, publication, min_n)
+            view = (
+                views[number]
+                if views is not None and number in views
+                else table_view(table, data, lang, publication, min_n)
+            )
             write_table(
                 workbook, view, lang, t("report.xlsx.sheet_table", lang=lang, number=number)
             )
