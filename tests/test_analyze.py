@@ -318,3 +318,54 @@ def test_assignments_match_typology_api(result: AnalysisResult) -> None:
         a = ours[f"p_{tid}"].fill_null(-1.0).to_numpy()
         b = theirs[f"p_{tid}"].fill_null(-1.0).to_numpy()
         assert np.allclose(a, b)
+
+
+def test_manifest_hashes_are_the_written_files(result: AnalysisResult, workdir: Path) -> None:
+    """Every output hash in the manifest is the sha256 of the file as it lies in the
+    directory (the assignments are written and hashed by a background thread), and no
+    temporary file is left."""
+    import hashlib
+
+    out = workdir / "out"
+    manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+    for name, digest in manifest["outputs"].items():
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest, name
+    assert "assignments.csv" in manifest["outputs"]
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+    written = pl.read_csv(out / "assignments.csv")
+    assert written.equals(pl.read_csv(result.assignments.write_csv().encode()))
+
+
+def test_a_failed_analysis_leaves_no_partial_output(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The assignments are written in the background from the fit on; when a later step
+    fails, neither their temporary file nor the output directory made for it is left."""
+    from kommunaltypen import analysis
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Tabellen kaputt")
+
+    monkeypatch.setattr(analysis, "compute_tables", broken)
+    out = workdir / "failed" / "out"
+    with pytest.raises(RuntimeError, match="Tabellen kaputt"):
+        run_analysis(workdir / "daten.csv", out_dir=out, n_bootstrap=0, k_choice=False)
+    assert not out.exists()
+
+
+def test_a_failing_background_write_is_reported(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk error while the assignments are written in the background reaches the caller
+    as the output directory's error, naming the directory."""
+    from kommunaltypen.errors import InputFileError
+
+    def full(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pl.DataFrame, "write_csv", full)
+    out = workdir / "full"
+    with pytest.raises(InputFileError, match="full") as caught:
+        run_analysis(workdir / "daten.csv", out_dir=out, n_bootstrap=0, k_choice=False)
+    assert "No space left" in str(caught.value)
+    assert not list(out.rglob(".*.tmp"))  # (rglob of a missing directory: nothing)

@@ -15,9 +15,11 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata, resources
@@ -179,6 +181,62 @@ def _input_hash(digest: Future[str], source: Path) -> str:
         raise InputFileError(t("validate.file_unreadable", file=source, error=exc)) from exc
 
 
+class _EarlyOutputs:
+    """Large output files written and hashed by a background thread while the analysis goes
+    on: the assignments of 10⁶ rows take ~0.3 s to write and ~0.1 s to hash, and that overlaps
+    with the bootstrap, the k choice, the tables and the Thesen-Check (polars writes without
+    the GIL). Each file is written under a hidden temporary name in the output directory and
+    becomes the real file only when :func:`write_outputs` adopts it; :meth:`discard` removes
+    what an analysis that failed did not adopt (and the directory, if it made it and it is
+    still empty), so a failed run leaves no partial output."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self._made_dir = False
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kommunaltypen-write")
+        self._files: dict[str, tuple[Path, Future[str]]] = {}
+
+    def submit(self, name: str, write: Callable[[Path], Any]) -> None:
+        if not self.out_dir.is_dir():
+            try:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputFileError(
+                    t("tables.out_unwritable", dir=str(self.out_dir), error=str(exc))
+                ) from exc
+            self._made_dir = True
+        tmp = self.out_dir / f".{name}.tmp"
+
+        def job() -> str:
+            write(tmp)
+            return _sha256(tmp)
+
+        self._files[name] = (tmp, self._pool.submit(job))
+
+    def adopt(self, name: str) -> tuple[Path, str] | None:
+        """The written file under its real name and its sha256 (None: not written here).
+        Raises the write's ``OSError``."""
+        entry = self._files.pop(name, None)
+        if entry is None:
+            return None
+        tmp, digest = entry
+        sha = digest.result()
+        target = self.out_dir / name
+        os.replace(tmp, target)
+        return target, sha
+
+    def discard(self) -> None:
+        for tmp, digest in self._files.values():
+            with suppress(Exception):  # the analysis' own error is the one reported
+                digest.result()
+            tmp.unlink(missing_ok=True)
+        self._files.clear()
+        self._pool.shutdown(wait=True)
+        if self._made_dir:
+            with suppress(OSError):  # only while it is empty: a failed run made it
+                self.out_dir.rmdir()
+
+
 def _versions() -> dict[str, str]:
     versions = {"kommunaltypen": __version__, "python": platform.python_version()}
     for name in PACKAGES:
@@ -318,32 +376,38 @@ def run_analysis(
         "mapping": None if mapping is None else Path(mapping).name,
         "mapping_sha256": None if mapping is None else _sha256(Path(mapping)),
     }
-    result = analyse_validated(
-        data,
-        validation,
-        input_info=input_info,
-        tables=specs,
-        publication=publication,
-        min_n=min_n,
-        n_bootstrap=n_bootstrap,
-        seed=seed,
-        lang=lang,
-        progress=progress,
-        k_choice=k_choice,
-        codebook=cb,
-    )
-    if loaded_claims is not None:
-        from kommunaltypen.claims import check_analysis
+    early = _EarlyOutputs(Path(out_dir)) if out_dir is not None else None
+    try:
+        result = analyse_validated(
+            data,
+            validation,
+            input_info=input_info,
+            tables=specs,
+            publication=publication,
+            min_n=min_n,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+            lang=lang,
+            progress=progress,
+            k_choice=k_choice,
+            codebook=cb,
+            early_outputs=early,
+        )
+        if loaded_claims is not None:
+            from kommunaltypen.claims import check_analysis
 
-        _step(progress, "claims", 0.0)
-        result.claims = check_analysis(result, loaded_claims, codebook=cb)
-        _step(progress, "claims", 1.0)
-    if out_dir is not None:
-        _step(progress, "write", 0.0)
-        write_outputs(result, Path(out_dir))
-        _step(progress, "write", 1.0)
-        if report:
-            _render_report(Path(out_dir), result, lang)
+            _step(progress, "claims", 0.0)
+            result.claims = check_analysis(result, loaded_claims, codebook=cb)
+            _step(progress, "claims", 1.0)
+        if out_dir is not None:
+            _step(progress, "write", 0.0)
+            write_outputs(result, Path(out_dir), early)
+            _step(progress, "write", 1.0)
+    finally:
+        if early is not None:
+            early.discard()
+    if out_dir is not None and report:
+        _render_report(Path(out_dir), result, lang)
     return result
 
 
@@ -392,10 +456,13 @@ def analyse_validated(
     progress: Progress | None = None,
     k_choice: bool = True,
     codebook: Codebook | None = None,
+    early_outputs: _EarlyOutputs | None = None,
 ) -> AnalysisResult:
     """The analysis of validated canonical data (no files): fit the typology, stability and
     k choice, compute the tables and the manifest. ``input_info`` describes where the data
-    came from (``file``, ``sha256``, ``bundled``, ``mapping``, ``mapping_sha256``)."""
+    came from (``file``, ``sha256``, ``bundled``, ``mapping``, ``mapping_sha256``).
+    ``early_outputs`` (:func:`run_analysis` with an output directory): the assignments are
+    written in the background from the moment they are known."""
     lang = lang or get_lang()
     _check_parameters(min_n, n_bootstrap)
     cb = codebook or default_codebook()
@@ -410,6 +477,9 @@ def analyse_validated(
     types = pl.Series("type", np.asarray(model.labels_)).replace_strict(
         dict(enumerate(model.type_ids_)), default=None, return_dtype=pl.String
     )
+    assignments = _assignments(model, data, types, cb)
+    if early_outputs is not None:
+        early_outputs.submit("assignments.csv", assignments.write_csv)
     _step(progress, "typology", 1.0)
 
     stability = None
@@ -465,7 +535,7 @@ def analyse_validated(
         validation=validation,
         model=model,
         types=types,
-        assignments=_assignments(model, data, types, cb),
+        assignments=assignments,
         centers=_centers(model, lang),
         tables=results,
         stability=stability,
@@ -529,9 +599,13 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(text + "\n", encoding="utf-8")
 
 
-def write_outputs(result: AnalysisResult, out_dir: Path) -> dict[str, Path]:
+def write_outputs(
+    result: AnalysisResult, out_dir: Path, early: _EarlyOutputs | None = None
+) -> dict[str, Path]:
     """Write the output directory (tables, assignments, centres, model, diagnostics,
-    rejected rows, manifest). Returns the written files by name."""
+    rejected rows, manifest). Returns the written files by name. Files already written by
+    ``early`` (:func:`run_analysis`) are adopted with their hash."""
+    hashes: dict[str, str] = {}
     try:
         (out_dir / "tables").mkdir(parents=True, exist_ok=True)
         files: dict[str, Path] = {}
@@ -553,10 +627,16 @@ def write_outputs(result: AnalysisResult, out_dir: Path) -> dict[str, Path]:
 
             simple["claims.csv"] = lambda p: write_claims_csv(result.claims, p)
         for name, writer in simple.items():
-            writer(out_dir / name)
+            adopted = early.adopt(name) if early is not None else None
+            if adopted is None:
+                writer(out_dir / name)
+            else:
+                hashes[name] = adopted[1]
             files[name] = out_dir / name
         manifest = dict(result.manifest)
-        manifest["outputs"] = {name: _sha256(p) for name, p in sorted(files.items())}
+        manifest["outputs"] = {
+            name: hashes.get(name) or _sha256(p) for name, p in sorted(files.items())
+        }
         manifest["created_at"] = datetime.now(UTC).replace(microsecond=0).isoformat()
         _write_json(out_dir / "manifest.json", manifest)
         files["manifest.json"] = out_dir / "manifest.json"
