@@ -529,6 +529,21 @@ def test_a08_is_checked_on_data_with_answers_to_the_qualification_question(bundl
     assert r.p_adjusted >= r.p_value and r.correction == "holm"
 
 
+def test_nan_in_a_float_column_counts_as_no_answer(bundled):
+    """A wave whose qualification column is float with NaN for "no answer" (as a pandas
+    frame would bring it) gives the same A08 as the same answers with nulls: NaN is no
+    value, never a value of its own."""
+    offered = _offered(bundled.data)
+    values = _qualification(offered, 1, seed=4)
+    with_nulls = _with_qualification(bundled.data, values)
+    with_nan = bundled.data.with_columns(pl.Series("qualifizierung_mitarbeitende", values))
+    assert with_nan["qualifizierung_mitarbeitende"].is_nan().sum() > 0
+    one = evaluate_claims(with_nulls, bundled.types, bundled.tables, bundled=False).result("A08")
+    two = evaluate_claims(with_nan, bundled.types, bundled.tables, bundled=False).result("A08")
+    assert one.n == two.n == (~np.isnan(values)).sum()
+    assert (one.effect, one.p_value, one.verdict) == (two.effect, two.p_value, two.verdict)
+
+
 def test_a08_with_spearman_when_the_claims_file_declares_it(bundled):
     doc = yamlio.safe_load(default_claims_path().read_text("utf-8"))
     a08 = next(c for c in doc["claims"] if c["id"] == "A08")

@@ -30,7 +30,7 @@ Benjamini–Hochberg as the claims file says):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -311,7 +311,6 @@ def _finite(value: Any) -> Any:
 @dataclass(frozen=True)
 class _Variable:
     name: str
-    values: pl.Series | None  # float, null = not in base; None = no data
     scale: str | None
     reason: str | None = None  # why no data
     label_de: str = ""
@@ -326,23 +325,27 @@ def _is_in(column: str, values: Sequence[float]) -> pl.Expr:
     return pl.col(column).cast(pl.Float64).is_in(wanted)
 
 
-def measure_expression(measure: Measure) -> pl.Expr:
-    """Per-municipality value of a declared measure (Float64, null = not in its base)."""
+def measure_expression(measure: Measure, *, as_float: bool = True) -> pl.Expr:
+    """Per-municipality value of a declared measure (Float64, null = not in its base).
+
+    ``as_float=False``: the same values and nulls in the type they come in (booleans for a
+    yes/no measure, integer counts, the column's own codes), for counting cases per value,
+    which is cheaper on them than on Float64; the counted values are the same numbers."""
     values = measure.values or (1,)
+
+    def number(expr: pl.Expr) -> pl.Expr:
+        return expr.cast(pl.Float64) if as_float else expr
+
     if measure.kind == "column":
         col = measure.column or ""
         if measure.values is None:
-            return pl.col(col).cast(pl.Float64)
-        return (
-            pl.when(pl.col(col).is_null())
-            .then(None)
-            .otherwise(_is_in(col, values).cast(pl.Float64))
-        )
+            return number(pl.col(col))
+        return pl.when(pl.col(col).is_null()).then(None).otherwise(number(_is_in(col, values)))
     cols = measure.columns or ()
     answered = pl.any_horizontal([pl.col(c).is_not_null() for c in cols])
     hits = pl.sum_horizontal([_is_in(c, values).fill_null(False) for c in cols])
     value = hits if measure.kind == "count" else hits > 0
-    return pl.when(answered).then(value.cast(pl.Float64)).otherwise(None)
+    return pl.when(answered).then(number(value)).otherwise(None)
 
 
 def _measure(name: str, claims: Claims, codebook: Codebook) -> Measure:
@@ -356,44 +359,61 @@ def _measure(name: str, claims: Claims, codebook: Codebook) -> Measure:
     return Measure(id=name, kind="column", column=name, label_de=label_de, label_en=label_en)
 
 
-def _measure_values(
-    names: Sequence[str], claims: Claims, data: pl.DataFrame, codebook: Codebook
-) -> pl.DataFrame:
-    """Every measure's values (float, null = no value), one column per measure, in one pass
-    over the data (measures whose columns the codebook or the data lack are left out)."""
-    exprs = {}
-    for name in dict.fromkeys(names):
-        measure = _measure(name, claims, codebook)
-        cols = measure.referenced_columns()
-        if all(c in codebook.columns and c in data.columns for c in cols):
-            exprs[name] = measure_expression(measure).fill_nan(None).alias(name)
-    return data.select(list(exprs.values())) if exprs else pl.DataFrame()
+class _AssociationCounts:
+    """What the association claims need from the data, as polars queries run together with
+    the type claims' (:func:`evaluate_claims`, one ``collect_all``): per measure whether any
+    municipality has a value, and per measure pair the table of cases per pair of distinct
+    values (:class:`stats.Crosstab`). The measures' values (null = not in the base) are
+    computed inside each query in the type they come in (booleans, counts, codes; the
+    crosstab turns the distinct values into floats); no column of the n values is
+    materialised, and no array of them leaves polars. Measures whose columns the codebook
+    or the data lack are left out. Lives for one :func:`evaluate_claims` call."""
 
+    def __init__(
+        self,
+        names: Sequence[str],
+        pairs: Sequence[tuple[str, str]],
+        claims: Claims,
+        data: pl.DataFrame,
+        codebook: Codebook,
+    ) -> None:
+        exprs: dict[str, pl.Expr] = {}
+        for name in dict.fromkeys(names):
+            measure = _measure(name, claims, codebook)
+            cols = measure.referenced_columns()
+            if all(c in codebook.columns and c in data.columns for c in cols):
+                expr = measure_expression(measure, as_float=False)
+                own_values = measure.kind == "column" and measure.values is None
+                if own_values and data.schema[measure.column or ""].is_float():
+                    expr = expr.fill_nan(None)  # NaN counts as no value
+                exprs[name] = expr
+        self._names = list(exprs)
+        self._pairs = [(x, y) for x, y in dict.fromkeys(pairs) if x in exprs and y in exprs]
+        lazy = data.lazy()
+        self.queries: list[pl.LazyFrame] = []
+        if exprs:
+            self.queries.append(
+                lazy.select([e.is_not_null().any().alias(n) for n, e in exprs.items()])
+            )
+        self.queries += [
+            lazy.select(exprs[x].alias("x"), exprs[y].alias("y"))
+            .drop_nulls()
+            .group_by("x", "y")
+            .len()
+            for x, y in self._pairs
+        ]
+        self.answered: dict[str, bool] = {}
+        self.crosstabs: dict[tuple[str, str], stats.Crosstab] = {}
 
-def _crosstabs(
-    pairs: Sequence[tuple[str, str]], values: pl.DataFrame
-) -> dict[tuple[str, str], stats.Crosstab]:
-    """The table of cases per pair of distinct values of each measure pair, counted by polars
-    in one parallel pass (no array of the n values leaves polars)."""
-    wanted = [
-        (x, y) for x, y in dict.fromkeys(pairs) if x in values.columns and y in values.columns
-    ]
-    if not wanted:
-        return {}
-    frame = values.lazy()
-    queries = [
-        frame.select(pl.col(x).alias("x"), pl.col(y).alias("y"))
-        .drop_nulls()
-        .group_by("x", "y")
-        .len()
-        for x, y in wanted
-    ]
-    return {
-        pair: stats.Crosstab.from_pairs(
-            got["x"].to_numpy(), got["y"].to_numpy(), got["len"].to_numpy()
-        )
-        for pair, got in zip(wanted, pl.collect_all(queries), strict=True)
-    }
+    def take(self, collected: Sequence[pl.DataFrame]) -> None:
+        """Read the results of :attr:`queries` (in their order)."""
+        results = iter(collected)
+        if self._names:
+            self.answered = dict(zip(self._names, next(results).row(0), strict=True))
+        for pair, got in zip(self._pairs, results, strict=True):
+            self.crosstabs[pair] = stats.Crosstab.from_pairs(
+                got["x"].to_numpy(), got["y"].to_numpy(), got["len"].to_numpy()
+            )
 
 
 def _variable(
@@ -401,31 +421,32 @@ def _variable(
     claims: Claims,
     data: pl.DataFrame,
     codebook: Codebook,
-    values: dict[str, np.ndarray] | None = None,
+    answered: Mapping[str, bool] | None = None,
 ) -> _Variable:
-    """A measure's values from ``values`` (:func:`_measure_values`); without them only
-    whether the codebook and the data have it."""
+    """A measure's scale and, if it has no data, why: from ``answered``
+    (:class:`_AssociationCounts`: whether any municipality has a value of the measure);
+    without it only whether anyone answered its columns (null counts)."""
     measure = _measure(name, claims, codebook)
     scale = (
         measure_scale(measure, codebook)
         if name in claims.measures
         else column_scale(name, codebook)
     )
+    labels = (measure.label_de, measure.label_en)
     missing_cb = [c for c in measure.referenced_columns() if c not in codebook.columns]
     if missing_cb:
-        return _Variable(name, None, scale, "planned_question", measure.label_de, measure.label_en)
+        return _Variable(name, scale, "planned_question", *labels)
     missing = [c for c in measure.referenced_columns() if c not in data.columns]
     if missing:
-        return _Variable(name, None, scale, "no_column", measure.label_de, measure.label_en)
-    if values is None:  # only whether anyone answered (cheap: null counts)
+        return _Variable(name, scale, "no_column", *labels)
+    if answered is None:  # only whether anyone answered (cheap: null counts)
         cols = measure.referenced_columns()
         if all(data[c].null_count() == data.height for c in cols):
-            return _Variable(name, None, scale, "no_answers", measure.label_de, measure.label_en)
-        return _Variable(name, None, scale, None, measure.label_de, measure.label_en)
-    own = values[name]
-    if own.null_count() == len(own):
-        return _Variable(name, None, scale, "no_answers", measure.label_de, measure.label_en)
-    return _Variable(name, own, scale, None, measure.label_de, measure.label_en)
+            return _Variable(name, scale, "no_answers", *labels)
+        return _Variable(name, scale, None, *labels)
+    if not answered.get(name, False):
+        return _Variable(name, scale, "no_answers", *labels)
+    return _Variable(name, scale, None, *labels)
 
 
 # ----------------------------------------------------------------------------- pending results
@@ -472,14 +493,14 @@ def _association(
     codebook: Codebook,
     bundled: bool,
     seed: int,
-    values: pl.DataFrame | None,
-    crosstabs: dict[tuple[str, str], stats.Crosstab],
+    counts: _AssociationCounts | None,
 ) -> _Pending:
     result = _base(claim, "association")
     result.direction, result.x, result.y = claim.direction, claim.x, claim.y
     pending = _Pending(result)
-    vx = _variable(claim.x, claims, data, codebook, values)
-    vy = _variable(claim.y, claims, data, codebook, values)
+    answered = counts.answered if counts is not None else None
+    vx = _variable(claim.x, claims, data, codebook, answered)
+    vy = _variable(claim.y, claims, data, codebook, answered)
     for v in (vx, vy):
         if v.reason is not None:
             _set_reason(result, "no_data", v.reason, {"measure": (v.label_de, v.label_en)})
@@ -487,7 +508,8 @@ def _association(
     if bundled:
         _set_reason(result, "not_testable", "bundled")
         return pending
-    ct = crosstabs[(claim.x, claim.y)]
+    assert counts is not None  # not bundled: counted
+    ct = counts.crosstabs[(claim.x, claim.y)]
     result.n = ct.n
     if result.n < MIN_CASES:
         _set_reason(result, "no_data", "too_few", n=result.n, minimum=MIN_CASES)
@@ -537,8 +559,9 @@ def _find_row(table: TableResult, key: str) -> RowResult | None:
 
 class _RowCounts:
     """Per type, the cases per distinct value of each table row the type claims use (the
-    table engine's row expressions: null outside the row's base), counted by polars in one
-    parallel pass. Lives for one :func:`evaluate_claims` call."""
+    table engine's row expressions: null outside the row's base), as polars queries run
+    together with the association claims' (:func:`evaluate_claims`, one ``collect_all``).
+    Lives for one :func:`evaluate_claims` call."""
 
     def __init__(
         self,
@@ -556,18 +579,28 @@ class _RowCounts:
                 name = f"{claim.table}|{key}"
                 # shares are tested from the cells' counts: no values needed
                 if row is not None and not row.spec.is_proportion and name not in exprs:
-                    exprs[name] = row_expression(row.spec, codebook).cast(pl.Float64)
+                    exprs[name] = row_expression(row.spec, codebook)
         lazy = frame.lazy()
-        queries = [
-            lazy.select(pl.col(TYPE_COLUMN), expr.fill_nan(None).alias("v"))
+        # counted in the values' own type (integer codes count faster than Float64; a float
+        # row's NaN counts as no value), the distinct values cast to float afterwards
+        dtypes = lazy.select(e.alias(n) for n, e in exprs.items()).collect_schema() if exprs else {}
+        self._names = list(exprs)
+        self.queries = [
+            lazy.select(
+                pl.col(TYPE_COLUMN), (e.fill_nan(None) if dtypes[n].is_float() else e).alias("v")
+            )
             .drop_nulls()
             .group_by(TYPE_COLUMN, "v")
             .len()
+            .with_columns(pl.col("v").cast(pl.Float64))
             .sort(TYPE_COLUMN, "v")
-            for expr in exprs.values()
+            for n, e in exprs.items()
         ]
         self._counts: dict[tuple[str, str], stats.Counts] = {}
-        for name, got in zip(exprs, pl.collect_all(queries) if queries else [], strict=True):
+
+    def take(self, collected: Sequence[pl.DataFrame]) -> None:
+        """Read the results of :attr:`queries` (in their order)."""
+        for name, got in zip(self._names, collected, strict=True):
             for (tid,), part in got.group_by(TYPE_COLUMN, maintain_order=True):
                 self._counts[(name, str(tid))] = stats.Counts(
                     part["v"].to_numpy(), part["len"].to_numpy()
@@ -771,14 +804,23 @@ def evaluate_claims(
     row_values = _RowCounts(frame, type_claims, tables, cb)
     assoc = [c for c in cl.claims if isinstance(c, AssociationClaim)]
     # the bundled reconstruction: associations are not tested, their values not needed
-    values = (
-        None if bundled else _measure_values([v for c in assoc for v in (c.x, c.y)], cl, data, cb)
+    counts = (
+        None
+        if bundled
+        else _AssociationCounts(
+            [v for c in assoc for v in (c.x, c.y)], [(c.x, c.y) for c in assoc], cl, data, cb
+        )
     )
-    crosstabs = _crosstabs([(c.x, c.y) for c in assoc], values) if values is not None else {}
+    # every count of the check in one parallel pass of polars
+    queries = row_values.queries + (counts.queries if counts is not None else [])
+    collected = pl.collect_all(queries) if queries else []
+    row_values.take(collected[: len(row_values.queries)])
+    if counts is not None:
+        counts.take(collected[len(row_values.queries) :])
     pending: list[_Pending] = []
     for i, claim in enumerate(cl.claims):
         if isinstance(claim, AssociationClaim):
-            pending.append(_association(claim, cl, data, cb, bundled, seed + i, values, crosstabs))
+            pending.append(_association(claim, cl, data, cb, bundled, seed + i, counts))
         else:
             pending.append(_type_claim(claim, tables, cb, row_values))
     # one family of tests per kind of claim: the theses' associations, the type claims
