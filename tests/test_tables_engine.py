@@ -731,3 +731,24 @@ def test_study_tables_do_not_depend_on_the_integer_width(dtype) -> None:
     # the type without members (Community Manager) has empty cells, n = 0
     empty = narrow.filter(pl.col("column_label") == "Community Manager")
     assert empty.height > 0 and (empty["n"] == 0).all() and empty["value"].is_null().all()
+
+
+def test_layouts_share_keys_and_masks() -> None:
+    """The engine computes each column key once per distinct key expression and each
+    distinct mask once: the type columns of ``types`` and ``types_total`` read the same
+    masks, and every mask is its own column key compared with one column id."""
+    from kommunaltypen.codebook import default_codebook
+    from kommunaltypen.tables.engine import _layouts, type_column_defs
+    from kommunaltypen.tables.spec import study_tables
+
+    specs = study_tables()
+    layouts, keys, masks = _layouts(specs, default_codebook(), type_column_defs())
+    assert {"types", "types_total"} <= set(layouts)
+    types, total = layouts["types"], layouts["types_total"]
+    assert all(types.masks[k] == total.masks[k] for k in types.masks)
+    assert total.masks["gesamt"] not in types.masks.values()
+    names = [str(m.meta.output_name()) for m in masks]
+    assert len(names) == len(set(names))
+    used = {name for layout in layouts.values() for name in layout.masks.values()}
+    assert used == set(names)
+    assert len(keys) < len(layouts)  # types and types_total: one key

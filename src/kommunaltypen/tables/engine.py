@@ -594,20 +594,47 @@ class _Layout:
 
 def _layouts(
     specs: Sequence[TableSpec], codebook: Codebook, type_columns: list[ColumnDef]
-) -> tuple[dict[str, _Layout], list[pl.Expr]]:
-    """Every layout the tables use, and the expressions of their column masks (computed
-    once for all tables of a layout)."""
+) -> tuple[dict[str, _Layout], list[pl.Expr], list[pl.Expr]]:
+    """Every layout the tables use, the expressions of their column keys and of their
+    column masks (computed once for all tables: first the keys, then the masks from them).
+
+    A column key is computed once per distinct key expression, as an Enum of the layout's
+    column ids: comparing it is much cheaper than comparing text or evaluating a grouping's
+    conditions once per column. Identical masks (the type columns of ``types`` and
+    ``types_total``) are computed once."""
     layouts: dict[str, _Layout] = {}
-    exprs: list[pl.Expr] = []
+    keys: list[tuple[pl.Expr, tuple[str, ...], str]] = []  # expression, ids, key column
+    masks_made: list[tuple[pl.Expr, str]] = []  # expression, mask column
+    key_exprs: list[pl.Expr] = []
+    mask_exprs: list[pl.Expr] = []
+
+    def key_column(key: pl.Expr, ids: tuple[str, ...]) -> str:
+        for expr, known_ids, column in keys:
+            if known_ids == ids and expr.meta.eq(key):
+                return column
+        column = f"__k{len(keys)}"
+        keys.append((key, ids, column))
+        key_exprs.append(key.cast(pl.Enum(list(ids))).alias(column))
+        return column
+
+    def mask_column(mask: pl.Expr) -> str:
+        for expr, column in masks_made:
+            if expr.meta.eq(mask):
+                return column
+        column = f"__m{len(masks_made)}"
+        masks_made.append((mask, column))
+        mask_exprs.append(mask.fill_null(False).alias(column))
+        return column
+
     for name in dict.fromkeys(tb.columns for tb in specs):
         columns, key, total_mask = layout_columns(name, codebook, type_columns)
-        masks = {}
-        for c in columns:
-            masks[c.key] = f"__m{len(layouts)}_{len(masks)}"
-            mask = total_mask if c.total else key == c.key
-            exprs.append(mask.fill_null(False).alias(masks[c.key]))
+        ids = tuple(c.key for c in columns if not c.total)
+        key_col = key_column(key, ids) if ids else None
+        masks = {
+            c.key: mask_column(total_mask if c.total else pl.col(key_col) == c.key) for c in columns
+        }
         layouts[name] = _Layout(columns, key, masks)
-    return layouts, exprs
+    return layouts, key_exprs, mask_exprs
 
 
 def _plan(frame: pl.LazyFrame, table: TableSpec, codebook: Codebook, layout: _Layout) -> _Plan:
@@ -770,10 +797,14 @@ def compute_tables(
     missing = sorted(c for c in needed if c not in data.columns)
     if missing:
         raise TableSpecError(t("tables.data_missing_columns", columns=", ".join(missing)))
-    layouts, masks = _layouts(specs, cb, type_columns)
+    layouts, keys, masks = _layouts(specs, cb, type_columns)
     # the masks are computed once, eagerly; each table's query reads them as plain columns
     frame = (
-        data.select(sorted(needed)).with_columns(tseries.alias(TYPE_COLUMN)).with_columns(masks)
+        data.select(sorted(needed))
+        .with_columns(tseries.alias(TYPE_COLUMN))
+        .with_columns(keys)
+        .with_columns(masks)
+        .drop(str(k.meta.output_name()) for k in keys)
     ).lazy()
 
     plans = [_plan(frame, tb, cb, layouts[tb.columns]) for tb in specs]
