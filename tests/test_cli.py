@@ -119,3 +119,57 @@ def test_a_named_command_imports_only_its_module():
     every = cli.build_app(None)
     names = {c.name for c in every.registered_commands} | {g.name for g in every.registered_groups}
     assert names == {n for names in cli.COMMAND_MODULES.values() for n in names}
+
+
+_RUN = """
+import atexit, sys
+from kommunaltypen import cli
+
+class Noisy:  # freed in a teardown, which prints
+    def __del__(self):
+        print("teardown", flush=True)
+
+kept = Noisy()
+
+def main():
+    atexit.register(lambda: print("aufgeräumt", flush=True))  # a clean-up of the command
+    print("x" * 200_000)  # more than a pipe holds: all of it must arrive
+    if sys.argv[1] == "exit":
+        sys.exit(int(sys.argv[2]))
+    if sys.argv[1] == "raise":
+        raise RuntimeError("kaputt")
+
+cli.main = main
+cli.run()
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "code"), [(["ok"], 0), (["exit", "3"], 3), (["exit", "0"], 0), (["raise"], 1)]
+)
+def test_the_process_entry_ends_without_teardown_but_keeps_code_output_and_cleanups(
+    args, code
+):
+    """``cli.run`` (the ``kommunaltypen`` script, ``python -m kommunaltypen``) ends the process
+    without the interpreter's teardown (a module's objects are not freed one by one), but
+    the exit code is the command's, everything printed arrives, and exit handlers the
+    command registered still run."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _RUN, *args], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == code, proc.stderr
+    assert proc.stdout.startswith("x" * 200_000 + "\n")
+    assert proc.stdout.endswith("aufgeräumt\n")  # and no "teardown" after it
+    assert ("RuntimeError: kaputt" in proc.stderr) == (args == ["raise"])
+
+
+def test_the_script_and_python_m_use_the_process_entry():
+    import tomllib
+    from pathlib import Path
+
+    import kommunaltypen.__main__ as entry
+
+    root = Path(__file__).resolve().parent.parent
+    scripts = tomllib.loads((root / "pyproject.toml").read_text("utf-8"))["project"]["scripts"]
+    assert scripts["kommunaltypen"] == "kommunaltypen.cli:run"
+    assert entry.run is cli.run

@@ -1,4 +1,4 @@
-from kommunaltypen.cli import main
+from kommunaltypen.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()
