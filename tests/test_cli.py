@@ -147,9 +147,7 @@ cli.run()
 @pytest.mark.parametrize(
     ("args", "code"), [(["ok"], 0), (["exit", "3"], 3), (["exit", "0"], 0), (["raise"], 1)]
 )
-def test_the_process_entry_ends_without_teardown_but_keeps_code_output_and_cleanups(
-    args, code
-):
+def test_the_process_entry_ends_without_teardown_but_keeps_code_output_and_cleanups(args, code):
     """``cli.run`` (the ``kommunaltypen`` script, ``python -m kommunaltypen``) ends the process
     without the interpreter's teardown (a module's objects are not freed one by one), but
     the exit code is the command's, everything printed arrives, and exit handlers the
