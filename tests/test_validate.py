@@ -261,6 +261,21 @@ def test_duplicate_ids_after_the_first_are_rejected_naming_the_first_row():
     check_balance(report, data)
 
 
+@pytest.mark.parametrize("empty_ids", [0, 1, 3])
+@pytest.mark.parametrize("repeated", [False, True])
+def test_repeated_ids_are_found_beside_empty_ids(empty_ids, repeated):
+    """The cheap whole-column test that rules a repetition out (as many distinct id hashes as
+    ids) neither counts empty ids as repeated nor hides a repeated one among them."""
+    frame = as_text(base(8))
+    for row in range(empty_ids):
+        frame = put(frame, row, kommune_id=None)
+    if repeated:
+        frame = put(frame, 6, kommune_id=frame["kommune_id"][5])
+    _data, report = validate_frame(frame)
+    assert [i.row for i in errors_of(report, "duplicate_id")] == ([8] if repeated else [])
+    assert len(errors_of(report, "missing_required")) == empty_ids
+
+
 def test_row_with_several_errors_lists_every_reason_once_rejected():
     frame = put(base(), 0, kommunenart=9, digitalisierungsgrad=7, einwohner="x")
     _data, report = validate_frame(frame)

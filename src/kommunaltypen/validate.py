@@ -1027,6 +1027,9 @@ def _checks(cb: Codebook, unique_ids: bool = True) -> list[_Check]:
             pl.col(idc).is_not_null() & ~pl.col(idc).is_first_distinct(),
             pl.col(idc),
             t("validate.expected_unique_id"),
+            # as many distinct hashes as ids: no id repeats (equal ids hash alike; a hash
+            # collision only means the exact mask is computed). ~8× cheaper than the mask.
+            safe=pl.col(idc).drop_nulls().hash().n_unique() == pl.col(idc).count(),
         )
     )
     return checks

@@ -799,7 +799,8 @@ def evaluate_claims(
         from kommunaltypen.claims.spec import ClaimsError
 
         raise ClaimsError(t("claims.types_length", types=len(tseries), rows=data.height))
-    frame = data.with_columns(tseries.alias(TYPE_COLUMN))
+    # the type as a category: the claims' counts group by it (faster than by text)
+    frame = data.with_columns(tseries.cast(pl.Categorical).alias(TYPE_COLUMN))
     type_claims = [c for c in cl.claims if isinstance(c, TypeClaim)]
     row_values = _RowCounts(frame, type_claims, tables, cb)
     assoc = [c for c in cl.claims if isinstance(c, AssociationClaim)]
