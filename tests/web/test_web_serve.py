@@ -95,3 +95,35 @@ def test_serve_prints_the_database_path_never_the_secret(tmp_path) -> None:
     assert "/api/v1/kommunen?q=berlin" in output  # the access log is on
     assert db.is_file()  # created and migrated
     assert not (tmp_path / "data" / "secret_key").exists()  # the given key is used, not stored
+
+
+@pytest.mark.parametrize(
+    ("option", "env", "logged"),
+    [("--no-access-log", None, False), (None, "false", False), ("--access-log", "false", True)],
+)
+def test_the_access_log_can_be_turned_off(tmp_path, option, env, logged) -> None:
+    """``--no-access-log`` or ``KOMMUNALTYPEN_ACCESS_LOG=false``: no line per request (the
+    option wins over the environment); the server's own lines are still printed."""
+    port = free_port()
+    environ = {**os.environ, "KOMMUNALTYPEN_DATA_DIR": str(tmp_path / "data")}
+    if env is not None:
+        environ["KOMMUNALTYPEN_ACCESS_LOG"] = env
+    command = [sys.executable, "-m", "kommunaltypen", "serve", "--port", str(port)]
+    command += ["--database-url", f"sqlite:///{tmp_path / 'kt.sqlite3'}"]
+    command += [option] if option else []
+    proc = subprocess.Popen(
+        command,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for_health(proc, port)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/kommunen?q=berlin") as r:
+            assert b"Berlin" in r.read()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0].decode(errors="replace")
+    assert f"http://127.0.0.1:{port}/" in output  # the server's own lines
+    assert ("/api/v1/kommunen?q=berlin" in output) == logged

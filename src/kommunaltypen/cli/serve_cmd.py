@@ -68,6 +68,12 @@ def register(app: typer.Typer) -> None:
             None, "--database-url", help=t("web.serve_opt_database_url")
         ),
         workers: int | None = typer.Option(None, "--workers", help=t("web.serve_opt_workers")),
+        access_log: bool | None = typer.Option(
+            None,
+            "--access-log/--no-access-log",
+            help=t("web.serve_opt_access_log"),
+            show_default=False,
+        ),
     ) -> None:
         require_web_extra()
         import uvicorn
@@ -75,7 +81,7 @@ def register(app: typer.Typer) -> None:
         from kommunaltypen.web.app import fail_interrupted_jobs, prepare_database
 
         settings = load_settings(
-            host=host, port=port, database_url=database_url, workers=workers
+            host=host, port=port, database_url=database_url, workers=workers, access_log=access_log
         ).resolved()
         # the workers build their settings from the environment: the same database and data
         # directory (where they read the secret key file); never the secret itself
@@ -102,4 +108,5 @@ def register(app: typer.Typer) -> None:
             workers=settings.workers,
             server_header=False,
             log_level="info",
+            access_log=settings.access_log,  # private links are redacted in it (web.logs)
         )

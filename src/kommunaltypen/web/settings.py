@@ -73,6 +73,10 @@ class Settings(BaseSettings):
         description="An unconfirmed workspace import is deleted after this many hours.",
     )
     workers: int = Field(default=1, ge=1, description="Worker processes of `kommunaltypen serve`.")
+    access_log: bool = Field(
+        default=True,
+        description="uvicorn's access log of `kommunaltypen serve` (one line per request).",
+    )
     host: str = Field(default="127.0.0.1", description="Address `kommunaltypen serve` binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `kommunaltypen serve` binds.")
     # operator details of the public pages (imprint, privacy notice, accessibility statement)
