@@ -97,7 +97,7 @@ def _hbars(
     lefts = [left] * len(ys) if isinstance(left, int | float) else list(left)
     verts = []
     for y, w, x0 in zip(ys, widths, lefts, strict=True):
-        y0 = y - height / 2  # as barh computes the corners (the same floating-point values)
+        y0 = y - height / 2  # the corners as barh places them: bottom, then bottom + height
         y1, x1 = y0 + height, x0 + w
         verts.append(((x0, y0), (x0, y1), (x1, y1), (x1, y0)))
     bars = PolyCollection(verts, closed=True, **style)
