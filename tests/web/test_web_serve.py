@@ -58,37 +58,47 @@ def test_invalid_setting_is_one_clear_message(monkeypatch, capsys) -> None:
     assert code == 2 and "KOMMUNALTYPEN_WORKERS" in err
 
 
-def test_serve_prints_the_database_path_never_the_secret(tmp_path) -> None:
-    """The output names the database, never the secret key, and its access log never holds
-    a private link's token (whoever reads the log could open the answers)."""
-    secret = "S3cr3t-" + "x" * 40
-    token = "Tok3n" + "y" * 30
+def _serve(args: list[str], env: dict[str, str], visit) -> str:
+    """Start ``kommunaltypen serve`` with ``args`` on a free port, call ``visit(port)`` once
+    it answers, stop it (SIGTERM) and return everything it printed."""
     port = free_port()
-    db = tmp_path / "sub" / "kt.sqlite3"
-    env = {
-        **os.environ,
-        "KOMMUNALTYPEN_DATA_DIR": str(tmp_path / "data"),
-        "KOMMUNALTYPEN_SECRET_KEY": secret,
-    }
-    command = [sys.executable, "-m", "kommunaltypen", "serve", "--port", str(port)]
-    command.extend(["--database-url", f"sqlite:///{db}"])
+    command = [sys.executable, "-m", "kommunaltypen", "serve", "--port", str(port), *args]
     proc = subprocess.Popen(
         command,
-        env=env,
+        env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
         wait_for_health(proc, port)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/kommunen?q=berlin") as r:
-            assert b"Berlin" in r.read()
-        link = f"http://127.0.0.1:{port}/check/4f1c/{token}/ergebnis?gruppe=land"
-        with pytest.raises(urllib.error.HTTPError):  # no such submission: 404, still logged
-            urllib.request.urlopen(link)
+        visit(port)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         output = proc.communicate(timeout=30)[0].decode(errors="replace")
+    return output
+
+
+def _search_berlin(port: int) -> None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/kommunen?q=berlin") as r:
+        assert b"Berlin" in r.read()
+
+
+def test_serve_prints_the_database_path_never_the_secret(tmp_path) -> None:
+    """The output names the database, never the secret key, and its access log never holds
+    a private link's token (whoever reads the log could open the answers)."""
+    secret = "S3cr3t-" + "x" * 40
+    token = "Tok3n" + "y" * 30
+    db = tmp_path / "sub" / "kt.sqlite3"
+    env = {"KOMMUNALTYPEN_DATA_DIR": str(tmp_path / "data"), "KOMMUNALTYPEN_SECRET_KEY": secret}
+
+    def visit(port: int) -> None:
+        _search_berlin(port)
+        link = f"http://127.0.0.1:{port}/check/4f1c/{token}/ergebnis?gruppe=land"
+        with pytest.raises(urllib.error.HTTPError):  # no such submission: 404, still logged
+            urllib.request.urlopen(link)
+
+    output = _serve(["--database-url", f"sqlite:///{db}"], env, visit)
     assert f"Datenbank: {db}" in output
     assert secret not in output
     assert token not in output and '"GET /check/4f1c/…/ergebnis?gruppe=land HTTP/1.1" 404' in output
@@ -104,26 +114,10 @@ def test_serve_prints_the_database_path_never_the_secret(tmp_path) -> None:
 def test_the_access_log_can_be_turned_off(tmp_path, option, env, logged) -> None:
     """``--no-access-log`` or ``KOMMUNALTYPEN_ACCESS_LOG=false``: no line per request (the
     option wins over the environment); the server's own lines are still printed."""
-    port = free_port()
-    environ = {**os.environ, "KOMMUNALTYPEN_DATA_DIR": str(tmp_path / "data")}
+    environ = {"KOMMUNALTYPEN_DATA_DIR": str(tmp_path / "data")}
     if env is not None:
         environ["KOMMUNALTYPEN_ACCESS_LOG"] = env
-    command = [sys.executable, "-m", "kommunaltypen", "serve", "--port", str(port)]
-    command += ["--database-url", f"sqlite:///{tmp_path / 'kt.sqlite3'}"]
-    command += [option] if option else []
-    proc = subprocess.Popen(
-        command,
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for_health(proc, port)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/kommunen?q=berlin") as r:
-            assert b"Berlin" in r.read()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        output = proc.communicate(timeout=30)[0].decode(errors="replace")
-    assert f"http://127.0.0.1:{port}/" in output  # the server's own lines
+    args = ["--database-url", f"sqlite:///{tmp_path / 'kt.sqlite3'}", *([option] if option else [])]
+    output = _serve(args, environ, _search_berlin)
+    assert "Server: http://127.0.0.1:" in output  # the server's own lines
     assert ("/api/v1/kommunen?q=berlin" in output) == logged
