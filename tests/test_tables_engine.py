@@ -752,3 +752,35 @@ def test_layouts_share_keys_and_masks() -> None:
     used = {name for layout in layouts.values() for name in layout.masks.values()}
     assert used == set(names)
     assert len(keys) < len(layouts)  # types and types_total: one key
+
+
+def test_ratio_rows_do_not_depend_on_the_order_of_the_rows() -> None:
+    """A ``mean_ratio`` row (Table 9's shares of components run by IT providers) is summed
+    as whole numbers (``ratio_scale``), so its means are the same however the rows are
+    ordered and chunked; summing the float ratios made them differ in the last bit (seen
+    between two runs on 10⁶ rows, where polars adds parallel pieces in varying order)."""
+    from kommunaltypen.tables.engine import ratio_scale
+    from kommunaltypen.tables.spec import study_tables
+    from kommunaltypen.vocabulary import TYPE_IDS
+
+    table9 = [tb for tb in study_tables() if tb.number == 9]
+    ratio_rows = [r for r in table9[0].rows if r.measure == "mean_ratio"]
+    assert ratio_rows and ratio_scale(ratio_rows[0], 10**6) == 2520  # lcm(1, …, 10)
+    data = random_canonical(30_000, seed=11)
+    rng = np.random.default_rng(5)
+    types = rng.choice([*TYPE_IDS, None], data.height)
+    order = rng.permutation(data.height)
+    shuffled = pl.concat(  # other order, many chunks
+        [data[order[i : i + 1000]] for i in range(0, data.height, 1000)], rechunk=False
+    )
+
+    def ratio_cells(frame: pl.DataFrame, type_ids) -> list[float | None]:
+        (result,) = compute_tables(frame, list(type_ids), table9)
+        return [
+            c.value for row in result.rows if row.spec.measure == "mean_ratio" for c in row.cells
+        ]
+
+    one = ratio_cells(data, types)
+    two = ratio_cells(shuffled, types[order])
+    assert len(one) == 2 * 5 and all(v is not None for v in one)
+    assert one == two  # exactly

@@ -421,6 +421,33 @@ def _count_in(columns: Sequence[str], values: Sequence[float]) -> pl.Expr:
     return pl.sum_horizontal([_is_in(c, values) for c in columns]).cast(pl.Float64)
 
 
+def ratio_scale(row: RowSpec, n_rows: int) -> int | None:
+    """For a ``mean_ratio`` row: the least common multiple L of every possible denominator
+    (1 … the number of denominator columns), so that L · numerator / denominator is a whole
+    number for every municipality — when the sums of those numbers and of their squares fit
+    in int64 over ``n_rows`` rows; else (and for other rows) None.
+
+    Summed as whole numbers, the row's sums are exact, so its means do not depend on the
+    order in which polars adds the rows up; sums of the float ratios did, in their last bit,
+    on 10⁶ rows (polars adds parallel pieces in varying order)."""
+    if row.measure != "mean_ratio" or row.numerator is None or row.denominator is None:
+        return None
+    scale = math.lcm(*range(1, len(row.denominator.columns) + 1))
+    top = max(1, len(row.numerator.columns)) * scale
+    return scale if top * top * max(1, n_rows) < 2**62 else None
+
+
+def scaled_ratio_expression(row: RowSpec, scale: int) -> pl.Expr:
+    """``scale`` times the per-municipality value of a ``mean_ratio`` row as a whole number
+    (Int64; null outside the row's base, as :func:`row_expression`)."""
+    assert row.numerator is not None and row.denominator is not None  # mean_ratio rows
+    num = _count_in(row.numerator.columns, row.numerator.values).cast(pl.Int64)
+    den = _count_in(row.denominator.columns, row.denominator.values).cast(pl.Int64)
+    per_one = pl.lit(scale, dtype=pl.Int64) // pl.when(den > 0).then(den).otherwise(1)
+    inside = (den > 0).fill_null(False) & _where(row).fill_null(False)
+    return pl.when(inside).then(num * per_one).otherwise(None)
+
+
 def row_expression(row: RowSpec, codebook: Codebook) -> pl.Expr:
     """Per-municipality value of a row (0/1 as UInt8 for shares, else Float64); null outside
     the row's base."""
@@ -513,6 +540,8 @@ class _Plan:
     #: one row: every cell's aggregates, named ``<aggregate><row>@<column index>``
     aggregated: pl.LazyFrame
     ties: dict[int, pl.LazyFrame]
+    #: per row: the scale of its whole-number sums (:func:`ratio_scale`), or None
+    scales: list[int | None] = field(default_factory=list)
 
 
 def _discrete_values(row: RowSpec, codebook: Codebook) -> list[float] | None:
@@ -542,6 +571,7 @@ def _aggregations(
     kruskal_values: list[list[float] | None],
     mask: pl.Expr,
     suffix: str,
+    scales: Sequence[int | None] = (),
 ) -> list[pl.Expr]:
     """The cell aggregates of every row of ``table`` over the rows in ``mask`` (one column
     of the layout), named ``<aggregate><row>`` + ``suffix``: count, sum, sum of squares, cases
@@ -567,7 +597,8 @@ def _aggregations(
         elif row.is_proportion:  # 0/1 values: the sum counts the ones, the sum of squares is it
             ones(x, f"s{i}")
         else:
-            inside = pl.when(mask).then(x)
+            scaled = i < len(scales) and scales[i] is not None  # whole numbers (ratio_scale)
+            inside = pl.when(mask).then(pl.col(f"__z{i}") if scaled else x)
             aggs.append(inside.sum().alias(f"s{i}{suffix}"))
             aggs.append((inside * inside).sum().alias(f"q{i}{suffix}"))
         if row.measure == "share_sum":
@@ -637,22 +668,39 @@ def _layouts(
     return layouts, key_exprs, mask_exprs
 
 
-def _plan(frame: pl.LazyFrame, table: TableSpec, codebook: Codebook, layout: _Layout) -> _Plan:
+def _plan(
+    frame: pl.LazyFrame, table: TableSpec, codebook: Codebook, layout: _Layout, n_rows: int
+) -> _Plan:
     columns = layout.columns
     tests = [row_test_kind(r, codebook) for r in table.rows]
     values = [
         _discrete_values(r, codebook) if k == "kruskal" else None
         for r, k in zip(table.rows, tests, strict=True)
     ]
-    exprs = [row_expression(r, codebook).alias(f"__x{i}") for i, r in enumerate(table.rows)]
+    scales = [ratio_scale(r, n_rows) for r in table.rows]
+    # a ratio row with a scale: its whole numbers first, its value from them (z / L is the
+    # same float as numerator / denominator: both are the correctly rounded same fraction)
+    wholes = [
+        scaled_ratio_expression(r, scale).alias(f"__z{i}")
+        for i, (r, scale) in enumerate(zip(table.rows, scales, strict=True))
+        if scale is not None
+    ]
+    exprs = [
+        (pl.col(f"__z{i}") / scale if scale is not None else row_expression(r, codebook)).alias(
+            f"__x{i}"
+        )
+        for i, (r, scale) in enumerate(zip(table.rows, scales, strict=True))
+    ]
     for i, r in enumerate(table.rows):
         if r.measure == "share_sum":
             exprs += [e.alias(f"__x{i}_{j}") for j, e in enumerate(share_sum_parts(r))]
-    lf = frame.with_columns(*exprs)
+    lf = (frame.with_columns(*wholes) if wholes else frame).with_columns(*exprs)
     aggs = [
         agg
         for j, c in enumerate(columns)
-        for agg in _aggregations(table, codebook, values, pl.col(layout.masks[c.key]), f"@{j}")
+        for agg in _aggregations(
+            table, codebook, values, pl.col(layout.masks[c.key]), f"@{j}", scales
+        )
     ]
     # Kruskal–Wallis rows whose values are not few and known (e.g. populations): counts per
     # (group, value) in a query of their own; ranks and ties follow from them
@@ -664,7 +712,7 @@ def _plan(frame: pl.LazyFrame, table: TableSpec, codebook: Codebook, layout: _La
         for i, k in enumerate(tests)
         if k == "kruskal" and values[i] is None
     }
-    return _Plan(table, columns, tests, values, lf.select(aggs), ties)
+    return _Plan(table, columns, tests, values, lf.select(aggs), ties, scales)
 
 
 def _per_column(aggregated: pl.DataFrame, plan: _Plan) -> list[dict[str, Any]]:
@@ -680,6 +728,12 @@ def _per_column(aggregated: pl.DataFrame, plan: _Plan) -> list[dict[str, Any]]:
                 counts = [float(agg.get(f"v{i}_{j}") or 0) for j in range(len(values))]
                 agg[f"s{i}"] = sum(v * c for v, c in zip(values, counts, strict=True))
                 agg[f"q{i}"] = sum(v * v * c for v, c in zip(values, counts, strict=True))
+    for i, scale in enumerate(plan.scales):
+        if scale is not None:  # exact whole-number sums: one correctly rounded division each
+            for agg in out:
+                for name, unit in ((f"s{i}", scale), (f"q{i}", scale * scale)):
+                    if agg.get(name) is not None:
+                        agg[name] = int(agg[name]) / unit
     return out
 
 
@@ -807,7 +861,7 @@ def compute_tables(
         .drop(str(k.meta.output_name()) for k in keys)
     ).lazy()
 
-    plans = [_plan(frame, tb, cb, layouts[tb.columns]) for tb in specs]
+    plans = [_plan(frame, tb, cb, layouts[tb.columns], data.height) for tb in specs]
     queries: list[pl.LazyFrame] = []
     for p in plans:
         queries.append(p.aggregated)
