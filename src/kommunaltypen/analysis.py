@@ -181,6 +181,11 @@ def _input_hash(digest: Future[str], source: Path) -> str:
         raise InputFileError(t("validate.file_unreadable", file=source, error=exc)) from exc
 
 
+def _unwritable(out_dir: Path, exc: OSError) -> InputFileError:
+    """The error of an output directory that cannot be written (naming it and the cause)."""
+    return InputFileError(t("tables.out_unwritable", dir=str(out_dir), error=str(exc)))
+
+
 class _EarlyOutputs:
     """Large output files written and hashed by a background thread while the analysis goes
     on: the assignments of 10⁶ rows take ~0.3 s to write and ~0.1 s to hash, and that overlaps
@@ -201,9 +206,7 @@ class _EarlyOutputs:
             try:
                 self.out_dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise InputFileError(
-                    t("tables.out_unwritable", dir=str(self.out_dir), error=str(exc))
-                ) from exc
+                raise _unwritable(self.out_dir, exc) from exc
             self._made_dir = True
         tmp = self.out_dir / f".{name}.tmp"
 
@@ -641,7 +644,7 @@ def write_outputs(
         _write_json(out_dir / "manifest.json", manifest)
         files["manifest.json"] = out_dir / "manifest.json"
     except OSError as exc:
-        raise InputFileError(t("tables.out_unwritable", dir=str(out_dir), error=str(exc))) from exc
+        raise _unwritable(out_dir, exc) from exc
     result.manifest = manifest
     result.out_dir = out_dir
     result.files = files

@@ -266,30 +266,27 @@ def _render(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-png") as png_pool:
         try:
             charts = draw_charts(data, plans, charts_dir, lang, publication, min_n, png_pool)
-        except BaseException:
-            if worker is not None:
-                (charts_dir / ABORT_MARKER).touch()  # the waiting worker gives up at once
-            raise
-        for chart in charts:
-            written[f"chart:{chart.id}.png"] = chart.png_path
-            written[f"chart:{chart.id}.svg"] = chart.svg_path
-        if "html" in formats:
-            html = render_html(context(data, charts, lang, publication, min_n, "screen", shared))
-            (out / "report.html").write_text(html, encoding="utf-8")
-            written["html"] = out / "report.html"
-        if "xlsx" in formats:
-            from kommunaltypen.report.xlsx import write_xlsx
+            for chart in charts:
+                written[f"chart:{chart.id}.png"] = chart.png_path
+                written[f"chart:{chart.id}.svg"] = chart.svg_path
+            if "html" in formats:
+                html = render_html(
+                    context(data, charts, lang, publication, min_n, "screen", shared)
+                )
+                (out / "report.html").write_text(html, encoding="utf-8")
+                written["html"] = out / "report.html"
+            if "xlsx" in formats:
+                from kommunaltypen.report.xlsx import write_xlsx
 
-            written["xlsx"] = write_xlsx(
-                data, out / "report.xlsx", lang, publication, min_n, views=shared["views"]
-            )
-        try:
+                written["xlsx"] = write_xlsx(
+                    data, out / "report.xlsx", lang, publication, min_n, views=shared["views"]
+                )
             for chart in charts:
                 if chart.png_written is not None:
                     chart.png_written.result()
         except BaseException:
             if worker is not None:
-                (charts_dir / ABORT_MARKER).touch()
+                (charts_dir / ABORT_MARKER).touch()  # the waiting worker gives up at once
             raise
     if print_html is not None:
         if worker is not None:

@@ -72,11 +72,7 @@ def write_xlsx(
     workbook.set_properties({"title": t("report.title", lang=lang), "comments": "kommunaltypen"})
     try:
         for number, table in data.tables.items():
-            view = (
-                views[number]
-                if views is not None and number in views
-                else table_view(table, data, lang, publication, min_n)
-            )
+            view = (views or {}).get(number) or table_view(table, data, lang, publication, min_n)
             write_table(
                 workbook, view, lang, t("report.xlsx.sheet_table", lang=lang, number=number)
             )

@@ -541,7 +541,7 @@ class _Plan:
     aggregated: pl.LazyFrame
     ties: dict[int, pl.LazyFrame]
     #: per row: the scale of its whole-number sums (:func:`ratio_scale`), or None
-    scales: list[int | None] = field(default_factory=list)
+    scales: list[int | None]
 
 
 def _discrete_values(row: RowSpec, codebook: Codebook) -> list[float] | None:
@@ -571,7 +571,7 @@ def _aggregations(
     kruskal_values: list[list[float] | None],
     mask: pl.Expr,
     suffix: str,
-    scales: Sequence[int | None] = (),
+    scales: Sequence[int | None],
 ) -> list[pl.Expr]:
     """The cell aggregates of every row of ``table`` over the rows in ``mask`` (one column
     of the layout), named ``<aggregate><row>`` + ``suffix``: count, sum, sum of squares, cases
@@ -597,8 +597,8 @@ def _aggregations(
         elif row.is_proportion:  # 0/1 values: the sum counts the ones, the sum of squares is it
             ones(x, f"s{i}")
         else:
-            scaled = i < len(scales) and scales[i] is not None  # whole numbers (ratio_scale)
-            inside = pl.when(mask).then(pl.col(f"__z{i}") if scaled else x)
+            whole = scales[i] is not None  # summed as whole numbers (ratio_scale)
+            inside = pl.when(mask).then(pl.col(f"__z{i}") if whole else x)
             aggs.append(inside.sum().alias(f"s{i}{suffix}"))
             aggs.append((inside * inside).sum().alias(f"q{i}{suffix}"))
         if row.measure == "share_sum":
